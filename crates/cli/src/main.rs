@@ -1,0 +1,2 @@
+//! `lull`: the command line.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Opcode field constants (being written).
