@@ -17,9 +17,11 @@ mod decode;
 pub mod disasm;
 mod encode;
 pub mod opcode;
+#[cfg(feature = "proptest-strategies")]
+pub mod strategy;
 
-pub use decode::{DecodeError, DecodeErrorKind, decode, decode_one};
-pub use encode::{encode, encode_one};
+pub use decode::{DecodeError, DecodeErrorKind, Field, InsnGroup, decode, decode_one};
+pub use encode::{Encoded, encode, encode_one};
 
 /// One raw 8-byte instruction slot, exactly as it is stored in an object file (little-endian).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -72,7 +74,7 @@ impl RawInsn {
     }
     /// Splits a byte buffer into slots. Fails if the length is not a multiple of 8.
     pub fn slice_from_bytes(bytes: &[u8]) -> Result<Vec<RawInsn>, DecodeError> {
-        if bytes.len() % Self::SIZE != 0 {
+        if !bytes.len().is_multiple_of(Self::SIZE) {
             return Err(DecodeError {
                 slot: bytes.len() / Self::SIZE,
                 kind: DecodeErrorKind::TrailingBytes { len: bytes.len() },
