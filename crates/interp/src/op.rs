@@ -1,0 +1,285 @@
+//! The interpreter's internal instruction form: one 16-byte [`Op`] per typed instruction.
+//!
+//! [`crate::Program::prepare`] lowers every [`lull_isa::Insn`] into an [`Op`] whose [`Kind`] is
+//! specialised per operation, width and operand kind, so the dispatch loop does one `match` and
+//! no further decoding. Jump and call targets are absolute op indices, `lddw` carries its full
+//! 64-bit value, and immediates are pre-extended to the width they are used at.
+
+/// What an [`Op`] does. Dense `u8` discriminants so the dispatch `match` compiles to one table.
+///
+/// Naming: `…64`/`…32` is the width, `…I`/`…R` the second operand (immediate / register).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    // 64-bit ALU.
+    Add64I,
+    Add64R,
+    Sub64I,
+    Sub64R,
+    Mul64I,
+    Mul64R,
+    Div64I,
+    Div64R,
+    SDiv64I,
+    SDiv64R,
+    Mod64I,
+    Mod64R,
+    SMod64I,
+    SMod64R,
+    Or64I,
+    Or64R,
+    And64I,
+    And64R,
+    Xor64I,
+    Xor64R,
+    Lsh64I,
+    Lsh64R,
+    Rsh64I,
+    Rsh64R,
+    Arsh64I,
+    Arsh64R,
+    Mov64I,
+    Mov64R,
+    Neg64,
+    // 32-bit ALU (results zero-extended).
+    Add32I,
+    Add32R,
+    Sub32I,
+    Sub32R,
+    Mul32I,
+    Mul32R,
+    Div32I,
+    Div32R,
+    SDiv32I,
+    SDiv32R,
+    Mod32I,
+    Mod32R,
+    SMod32I,
+    SMod32R,
+    Or32I,
+    Or32R,
+    And32I,
+    And32R,
+    Xor32I,
+    Xor32R,
+    Lsh32I,
+    Lsh32R,
+    Rsh32I,
+    Rsh32R,
+    Arsh32I,
+    Arsh32R,
+    Mov32I,
+    Mov32R,
+    Neg32,
+    // Sign-extending moves.
+    MovSx8To64,
+    MovSx16To64,
+    MovSx32To64,
+    MovSx8To32,
+    MovSx16To32,
+    // Byte order (little-endian host: `le` truncates, `be` and `bswap` swap).
+    Le16,
+    Le32,
+    Swap16,
+    Swap32,
+    Swap64,
+    /// No operation (`le64` on a little-endian host).
+    Nop,
+    // Loads: `dst = *(size *)(src + off)`.
+    LdxB,
+    LdxH,
+    LdxW,
+    LdxDw,
+    LdxSb,
+    LdxSh,
+    LdxSw,
+    // Stores from a register: `*(size *)(dst + off) = src`.
+    StxB,
+    StxH,
+    StxW,
+    StxDw,
+    // Stores of the immediate: `*(size *)(dst + off) = imm`.
+    StB,
+    StH,
+    StW,
+    StDw,
+    /// Any atomic operation; `aux` holds the [`AtomicKind`], `imm` the access size in bytes.
+    Atomic,
+    /// `dst = imm` (the resolved 64-bit value of `lddw`).
+    LdImm64,
+    /// Unconditional jump to `target`.
+    Ja,
+    // Conditional jumps, 64-bit compare.
+    JeqI,
+    JeqR,
+    JneI,
+    JneR,
+    JgtI,
+    JgtR,
+    JgeI,
+    JgeR,
+    JltI,
+    JltR,
+    JleI,
+    JleR,
+    JsetI,
+    JsetR,
+    JsgtI,
+    JsgtR,
+    JsgeI,
+    JsgeR,
+    JsltI,
+    JsltR,
+    JsleI,
+    JsleR,
+    // Conditional jumps, 32-bit compare.
+    Jeq32I,
+    Jeq32R,
+    Jne32I,
+    Jne32R,
+    Jgt32I,
+    Jgt32R,
+    Jge32I,
+    Jge32R,
+    Jlt32I,
+    Jlt32R,
+    Jle32I,
+    Jle32R,
+    Jset32I,
+    Jset32R,
+    Jsgt32I,
+    Jsgt32R,
+    Jsge32I,
+    Jsge32R,
+    Jslt32I,
+    Jslt32R,
+    Jsle32I,
+    Jsle32R,
+    /// `may_goto`: jump to `target` once the frame's loop budget is exhausted.
+    MayGoto,
+    /// Call the helper or kfunc at index `a` of the program's call table.
+    Call,
+    /// Call the local function starting at op `target`.
+    CallLocal,
+    /// Call the helper whose id is in `dst`.
+    CallX,
+    /// Return from the current frame.
+    Exit,
+    /// An instruction this engine cannot execute (`aux` holds an [`Unsupported`] code);
+    /// it faults when reached.
+    Unsupported,
+}
+
+/// The atomic operations, stored in [`Op::aux`] of a [`Kind::Atomic`] op.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum AtomicKind {
+    Add,
+    Or,
+    And,
+    Xor,
+    FetchAdd,
+    FetchOr,
+    FetchAnd,
+    FetchXor,
+    Xchg,
+    CmpXchg,
+    LoadAcquire,
+    StoreRelease,
+}
+
+impl AtomicKind {
+    pub(crate) const ALL: [AtomicKind; 12] = [
+        AtomicKind::Add,
+        AtomicKind::Or,
+        AtomicKind::And,
+        AtomicKind::Xor,
+        AtomicKind::FetchAdd,
+        AtomicKind::FetchOr,
+        AtomicKind::FetchAnd,
+        AtomicKind::FetchXor,
+        AtomicKind::Xchg,
+        AtomicKind::CmpXchg,
+        AtomicKind::LoadAcquire,
+        AtomicKind::StoreRelease,
+    ];
+
+    /// Inverse of `as u8`.
+    pub(crate) fn from_u8(v: u8) -> AtomicKind {
+        // Only `prepare` writes `aux`, always from a valid `AtomicKind`.
+        Self::ALL[usize::from(v) % Self::ALL.len()]
+    }
+}
+
+/// Instructions the interpreter recognises but cannot execute yet, stored in [`Op::aux`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum Unsupported {
+    /// `LD_ABS` / `LD_IND`: need a socket-buffer context.
+    PacketLoad,
+    /// `addr_space_cast`: needs an arena.
+    AddrSpaceCast,
+}
+
+impl Unsupported {
+    pub(crate) fn from_u8(v: u8) -> Unsupported {
+        if v == Unsupported::PacketLoad as u8 {
+            Unsupported::PacketLoad
+        } else {
+            Unsupported::AddrSpaceCast
+        }
+    }
+
+    pub(crate) fn what(self) -> &'static str {
+        match self {
+            Unsupported::PacketLoad => "legacy packet load (LD_ABS/LD_IND) needs a packet context",
+            Unsupported::AddrSpaceCast => "addr_space_cast needs an arena",
+        }
+    }
+}
+
+/// One lowered instruction (16 bytes).
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub(crate) struct Op {
+    /// The operation.
+    pub kind: Kind,
+    /// Destination register (0..=10).
+    pub dst: u8,
+    /// Source register (0..=10).
+    pub src: u8,
+    /// Extra selector (atomic kind, unsupported reason).
+    pub aux: u8,
+    /// Memory offset (sign-extended at use), or absolute target op index, or call-table index.
+    pub a: i32,
+    /// Immediate, pre-extended: sign-extended to 64 bits for 64-bit ops, low 32 bits for 32-bit
+    /// ops, masked for shifts, the full value for `lddw`.
+    pub imm: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<Op>() == 16);
+
+impl Op {
+    pub(crate) const fn new(kind: Kind, dst: u8, src: u8, a: i32, imm: u64) -> Op {
+        Op {
+            kind,
+            dst,
+            src,
+            aux: 0,
+            a,
+            imm,
+        }
+    }
+
+    /// The absolute op index a jump or local call goes to.
+    #[inline(always)]
+    pub(crate) fn target(&self) -> usize {
+        self.a as u32 as usize
+    }
+
+    /// The memory offset, sign-extended to 64 bits.
+    #[inline(always)]
+    pub(crate) fn off(&self) -> u64 {
+        self.a as i64 as u64
+    }
+}
