@@ -1,0 +1,328 @@
+//! State pruning (`is_state_visited`, `states_equal`, `regsafe`, `stacksafe`): at prune points
+//! the current state is compared with states already explored from the same instruction; when
+//! an explored state is at least as general, the current path is safe and stops here.
+//!
+//! Precision: Lull treats every scalar as precise (the kernel's conservative fallback), so a
+//! scalar only matches an explored one whose range contains it. This is sound; it prunes less
+//! than the kernel's backtracking `mark_chain_precision` and may explore more states.
+
+use crate::error::VerifierError as E;
+use crate::explore::{Res, Verifier};
+use crate::state::{Frame, Reg, RegKind, SlotType, StackSlot, State};
+use std::collections::HashMap;
+
+/// An explored state kept for pruning (`bpf_verifier_state_list` entry).
+pub(crate) struct Checkpoint {
+    pub state: State,
+    /// Unfinished paths below this state; 0 means fully explored (usable for pruning).
+    pub branches: u32,
+    pub parent: Option<usize>,
+    /// Times this state pruned a path.
+    pub hits: u32,
+    /// Times it was compared without pruning (while new states were being added).
+    pub misses: u32,
+}
+
+/// All checkpoints, and the ones kept per instruction.
+pub(crate) struct Checkpoints {
+    arena: Vec<Checkpoint>,
+    at: Vec<Vec<usize>>,
+    pub peak: u64,
+    pub max_per_insn: u32,
+}
+
+impl Checkpoints {
+    pub fn new(n: usize) -> Self {
+        Checkpoints {
+            arena: Vec::new(),
+            at: vec![Vec::new(); n],
+            peak: 0,
+            max_per_insn: 0,
+        }
+    }
+    pub fn get_mut(&mut self, i: usize) -> &mut Checkpoint {
+        &mut self.arena[i]
+    }
+    /// Number of states kept.
+    pub fn total(&self) -> u64 {
+        self.arena.len() as u64
+    }
+    /// `update_branch_counts`: a path below `parent` finished.
+    pub fn path_done(&mut self, mut parent: Option<usize>) {
+        while let Some(p) = parent {
+            let c = &mut self.arena[p];
+            c.branches = c.branches.saturating_sub(1);
+            if c.branches > 0 {
+                break;
+            }
+            parent = c.parent;
+        }
+    }
+    fn add(&mut self, insn: usize, state: State, parent: Option<usize>) -> usize {
+        let id = self.arena.len();
+        self.arena.push(Checkpoint {
+            state,
+            branches: 1,
+            parent,
+            hits: 0,
+            misses: 0,
+        });
+        self.at[insn].push(id);
+        self.max_per_insn = self.max_per_insn.max(self.at[insn].len() as u32);
+        self.peak = self.peak.max(self.arena.len() as u64);
+        id
+    }
+}
+
+/// Whether comparison is exact (loop detection) or by inclusion (pruning).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Exact {
+    No,
+    Yes,
+}
+
+/// A bijection between ids of the old and the current state (`check_ids`).
+#[derive(Default)]
+struct IdMap {
+    map: HashMap<u32, u32>,
+    rev: HashMap<u32, u32>,
+    tmp: u32,
+}
+
+impl IdMap {
+    fn check(&mut self, old: u32, cur: u32) -> bool {
+        if old == 0 && cur == 0 {
+            return true;
+        }
+        if old == 0 || cur == 0 {
+            return false;
+        }
+        match (self.map.get(&old), self.rev.get(&cur)) {
+            (Some(&c), _) => c == cur,
+            (None, Some(_)) => false,
+            (None, None) => {
+                self.map.insert(old, cur);
+                self.rev.insert(cur, old);
+                true
+            }
+        }
+    }
+    /// `check_scalar_ids`: id 0 means "unique", so give it a fresh temporary id.
+    fn check_scalar(&mut self, old: u32, cur: u32) -> bool {
+        let mut fresh = || {
+            self.tmp += 1;
+            0x8000_0000 | self.tmp
+        };
+        let old = if old == 0 { fresh() } else { old };
+        let cur = if cur == 0 { fresh() } else { cur };
+        self.check(old, cur)
+    }
+}
+
+/// `range_within` + `tnum_in`.
+fn scalar_within(old: &Reg, cur: &Reg) -> bool {
+    cur.var.is_subset_of(&old.var)
+}
+
+fn regs_exact(old: &Reg, cur: &Reg, ids: &mut IdMap) -> bool {
+    old.kind == cur.kind
+        && old.maybe_null == cur.maybe_null
+        && old.off == cur.off
+        && old.var == cur.var
+        && old.range == cur.range
+        && ids.check(old.id, cur.id)
+        && ids.check(old.ref_obj_id, cur.ref_obj_id)
+}
+
+fn regsafe(old: &Reg, cur: &Reg, ids: &mut IdMap, exact: Exact) -> bool {
+    if exact == Exact::Yes {
+        return regs_exact(old, cur, ids);
+    }
+    if old.kind == RegKind::NotInit {
+        return true;
+    }
+    if old.kind != cur.kind || old.maybe_null != cur.maybe_null {
+        return false;
+    }
+    match old.kind {
+        RegKind::Scalar => scalar_within(old, cur) && ids.check_scalar(old.id, cur.id),
+        RegKind::MapKey { .. } | RegKind::MapValue { .. } | RegKind::Mem { .. } => {
+            old.off == cur.off
+                && scalar_within(old, cur)
+                && ids.check(old.id, cur.id)
+                && ids.check(old.ref_obj_id, cur.ref_obj_id)
+        }
+        RegKind::Packet | RegKind::PacketMeta => {
+            old.range <= cur.range
+                && old.off == cur.off
+                && ids.check(old.id, cur.id)
+                && scalar_within(old, cur)
+        }
+        _ => regs_exact(old, cur, ids),
+    }
+}
+
+/// `scalar_reg_for_stack`: a full scalar spill, or an all-misc slot read as an unknown scalar.
+fn scalar_for_stack(s: &StackSlot, allow_uninit: bool) -> Option<Reg> {
+    if s.is_full_spill() && s.spilled.is_scalar() {
+        return Some(s.spilled);
+    }
+    let all_misc = s
+        .types
+        .iter()
+        .all(|t| *t == SlotType::Misc || (*t == SlotType::Invalid && allow_uninit));
+    all_misc.then(Reg::unknown)
+}
+
+fn stacksafe(old: &Frame, cur: &Frame, ids: &mut IdMap, exact: Exact, allow_uninit: bool) -> bool {
+    let inv = StackSlot::INVALID;
+    for spi in 0..old.stack.len() {
+        let o = &old.stack[spi];
+        let c = cur.stack.get(spi);
+        if exact == Exact::Yes {
+            match c {
+                Some(c) if c.types == o.types => {}
+                _ => return false,
+            }
+        }
+        if let (Some(or), Some(cr)) = (
+            scalar_for_stack(o, allow_uninit),
+            c.and_then(|c| scalar_for_stack(c, allow_uninit)),
+        ) {
+            if !regsafe(&or, &cr, ids, exact) {
+                return false;
+            }
+            continue;
+        }
+        let c = c.unwrap_or(&inv);
+        for b in 0..8 {
+            let ot = o.types[b];
+            if ot == SlotType::Invalid || (allow_uninit && ot == SlotType::Misc) {
+                continue;
+            }
+            if cur.stack.get(spi).is_none() {
+                return false;
+            }
+            let ct = c.types[b];
+            if ot == SlotType::Misc && ct == SlotType::Zero {
+                continue;
+            }
+            if ot != ct {
+                return false;
+            }
+        }
+        if o.types[7] == SlotType::Spill && !regsafe(&o.spilled, &c.spilled, ids, exact) {
+            return false;
+        }
+    }
+    true
+}
+
+fn states_equal(old: &State, cur: &State, exact: Exact, allow_uninit: bool) -> bool {
+    if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
+        return false;
+    }
+    // A state from speculative execution never prunes a real one.
+    if old.speculative && !cur.speculative {
+        return false;
+    }
+    let mut ids = IdMap::default();
+    match (old.lock, cur.lock) {
+        (None, None) => {}
+        (Some(a), Some(b)) if a.map == b.map && ids.check(a.id, b.id) => {}
+        _ => return false,
+    }
+    for (o, c) in old.frames.iter().zip(&cur.frames) {
+        if o.callsite != c.callsite
+            || o.callback != c.callback
+            || o.callback_depth > c.callback_depth
+        {
+            return false;
+        }
+        for (ro, rc) in o.regs.iter().zip(&c.regs) {
+            if !regsafe(ro, rc, &mut ids, exact) {
+                return false;
+            }
+        }
+        if !stacksafe(o, c, &mut ids, exact, allow_uninit) {
+            return false;
+        }
+    }
+    old.refs
+        .iter()
+        .zip(&cur.refs)
+        .all(|(a, b)| ids.check(a.id, b.id))
+}
+
+/// `states_maybe_looping`: same frame depth and identical registers in the current frame.
+fn maybe_looping(old: &State, cur: &State) -> bool {
+    old.frames.len() == cur.frames.len() && old.cur().regs == cur.cur().regs
+}
+
+impl Verifier<'_> {
+    /// `is_state_visited`: `true` when the current path can be pruned here.
+    pub(crate) fn is_state_visited(&mut self) -> Res<bool> {
+        let insn = self.insn_idx;
+        let force = self.prog.force_checkpoint[insn];
+        let allow_uninit = self.perfmon;
+        let mut add = force
+            || self.jmps_processed - self.prev_jmps_processed >= 2
+            || self.insn_processed - self.prev_insn_processed >= 8;
+        let calls_cb = matches!(self.prog.slots[insn], Some(lull_isa::Insn::Call(lull_isa::CallTarget::Helper(id))) if crate::proto::calls_callback(id));
+        let is_may_goto = matches!(self.prog.slots[insn], Some(lull_isa::Insn::MayGoto { .. }));
+        let mut k = 0;
+        while k < self.ckpts.at[insn].len() {
+            let id = self.ckpts.at[insn][k];
+            let c = &self.ckpts.arena[id];
+            let hit = if c.branches > 0 {
+                // Callback call sites and may_goto compare against unfinished states: that is
+                // how their iterations converge.
+                let converges = (calls_cb
+                    || (is_may_goto && c.state.may_goto_depth != self.cur.may_goto_depth))
+                    && states_equal(&c.state, &self.cur, Exact::No, allow_uninit);
+                if converges {
+                    true
+                } else {
+                    if !calls_cb
+                        && maybe_looping(&c.state, &self.cur)
+                        && c.state.may_goto_depth == self.cur.may_goto_depth
+                        && states_equal(&c.state, &self.cur, Exact::Yes, allow_uninit)
+                    {
+                        return Err(E::InfiniteLoop(insn));
+                    }
+                    if !force
+                        && self.jmps_processed - self.prev_jmps_processed < 20
+                        && self.insn_processed - self.prev_insn_processed < 100
+                    {
+                        add = false;
+                    }
+                    false
+                }
+            } else {
+                states_equal(&c.state, &self.cur, Exact::No, allow_uninit)
+            };
+            let c = &mut self.ckpts.arena[id];
+            if hit {
+                c.hits += 1;
+                return Ok(true);
+            }
+            if add {
+                c.misses += 1;
+            }
+            // Evict states that keep missing (the kernel's miss_cnt heuristic).
+            let n = if force && c.branches > 0 { 64 } else { 3 };
+            if c.misses > c.hits * n + n {
+                self.ckpts.at[insn].swap_remove(k);
+                continue;
+            }
+            k += 1;
+        }
+        if add {
+            self.prev_jmps_processed = self.jmps_processed;
+            self.prev_insn_processed = self.insn_processed;
+            let id = self.ckpts.add(insn, self.cur.clone(), self.parent);
+            self.parent = Some(id);
+        }
+        Ok(false)
+    }
+}
