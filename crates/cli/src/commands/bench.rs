@@ -1,0 +1,112 @@
+//! `lull bench`: times the interpreter on the four CPU-bound programs of `shared/bench` and
+//! prints nanoseconds per run and per executed instruction.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use lull_interp::{PrepareOptions, Program, Vm};
+
+use crate::Outcome;
+use crate::commands::input;
+use crate::timing::median_ns_per_run;
+
+/// Size of the context buffer every benchmark gets in r1 (`BENCH_BUF_LEN` in `bench.h`).
+const BUF_LEN: usize = 65536;
+
+/// The benchmark programs and their expected r0 (from `shared/bench/README.md`).
+const PROGRAMS: &[(&str, u64)] = &[
+    ("sum", 500_000_500_000),
+    ("xorshift", 7_290_476_056_423_008_982),
+    ("fnv1a", 11_901_028_539_370_386_213),
+    ("bsort", 50_243_579_674),
+];
+
+/// `lull bench` arguments.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Directory holding `sum.bin`, `xorshift.bin`, `fnv1a.bin`, `bsort.bin` (default: the
+    /// first of `../shared/bench` and `shared/bench` that exists).
+    dir: Option<PathBuf>,
+    /// Runs per program; the time reported is the median time of one run.
+    #[arg(long, default_value_t = 30)]
+    repeat: u64,
+    /// Print one JSON line per program.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The context buffer of `bench.h`: `buf[i] = (uint8_t)(i*31 + (i>>8) + 7)`.
+fn context_buffer() -> Vec<u8> {
+    (0..BUF_LEN)
+        .map(|i| (i * 31 + (i >> 8) + 7) as u8)
+        .collect()
+}
+
+fn default_dir() -> Result<PathBuf> {
+    for candidate in ["../shared/bench", "shared/bench"] {
+        let p = Path::new(candidate);
+        if p.join("sum.bin").exists() {
+            return Ok(p.to_path_buf());
+        }
+    }
+    bail!("no benchmark directory given and none of ../shared/bench, shared/bench exists")
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> Result<Outcome> {
+    let dir = match args.dir {
+        Some(d) => d,
+        None => default_dir()?,
+    };
+    let mut ok = true;
+    if !args.json {
+        println!(
+            "{:<10} {:>14} {:>12} {:>10}  result",
+            "program", "ns/run", "insns/run", "ns/insn"
+        );
+    }
+    for &(name, expected) in PROGRAMS {
+        let path = dir.join(format!("{name}.bin"));
+        let bytes = input::read(&path)?;
+        let insns = input::decode_raw(&path, &bytes)?;
+        let program = Program::prepare(&insns, &PrepareOptions::default())
+            .with_context(|| path.display().to_string())?;
+        let mut buf = context_buffer();
+        let mut vm = Vm::new();
+
+        // One metered run for the result and the executed-instruction count.
+        let retval = vm
+            .run_mem(&program, &mut buf)
+            .with_context(|| format!("{name}: run failed"))?;
+        let executed = vm.executed().unwrap_or(0);
+        let ns = median_ns_per_run(args.repeat, || vm.run_mem(&program, &mut buf).map(|_| ()))
+            .with_context(|| format!("{name}: run failed"))?;
+        let per_insn = if executed > 0 {
+            ns as f64 / executed as f64
+        } else {
+            0.0
+        };
+        let good = retval == expected;
+        ok &= good;
+        if args.json {
+            let line = serde_json::json!({
+                "program": name, "engine": "interp", "retval": retval, "expected": expected,
+                "ok": good, "duration_ns": ns, "executed_insns": executed,
+                "ns_per_insn": (per_insn * 1000.0).round() / 1000.0, "repeat": args.repeat.max(1),
+            });
+            println!("{line}");
+        } else {
+            let verdict = if good {
+                "ok".to_string()
+            } else {
+                format!("WRONG: {retval}, expected {expected}")
+            };
+            println!("{name:<10} {ns:>14} {executed:>12} {per_insn:>10.3}  {verdict}");
+        }
+    }
+    Ok(if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
