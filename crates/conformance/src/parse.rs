@@ -209,8 +209,8 @@ mod tests {
 
     #[test]
     fn raw_slots_are_bytes_or_little_endian_words() {
-        let t = parse("-- raw\n0x1122334400000018\n95 00 00 00 00 00 00 00\n-- result\n7\n")
-            .unwrap();
+        let t =
+            parse("-- raw\n0x1122334400000018\n95 00 00 00 00 00 00 00\n-- result\n7\n").unwrap();
         let raw = t.raw.unwrap();
         assert_eq!(raw[0].code, 0x18);
         assert_eq!(raw[0].imm, 0x11223344);

@@ -63,5 +63,8 @@ fn every_negative_case_is_rejected() {
             not_rejected.push((name.as_str(), outcome));
         }
     }
-    assert!(not_rejected.is_empty(), "negative cases not rejected: {not_rejected:?}");
+    assert!(
+        not_rejected.is_empty(),
+        "negative cases not rejected: {not_rejected:?}"
+    );
 }
