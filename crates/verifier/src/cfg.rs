@@ -38,6 +38,8 @@ pub(crate) struct Program {
     pub prune_point: Vec<bool>,
     /// Where a checkpoint is always taken (callback-calling helpers, `may_goto`).
     pub force_checkpoint: Vec<bool>,
+    /// Live-in registers per slot (see [`crate::liveness`]), filled after `check_cfg`.
+    pub live_regs: Vec<u16>,
 }
 
 impl Program {
@@ -168,6 +170,7 @@ pub(crate) fn build(
         slots,
         prune_point: vec![false; n],
         force_checkpoint: vec![false; n],
+        live_regs: vec![u16::MAX; n],
         subprogs,
     })
 }

@@ -16,6 +16,7 @@ pub mod domain;
 mod error;
 mod explore;
 mod input;
+mod liveness;
 mod log;
 pub mod prog_types;
 pub mod proto;
@@ -191,6 +192,7 @@ fn run(
         };
         return (Err((e, at)), String::new());
     }
+    prog.live_regs = liveness::compute(&prog);
     if let Err(e) = check_prog_type(input) {
         return (Err((e, None)), String::new());
     }

@@ -218,7 +218,14 @@ fn stacksafe(old: &Frame, cur: &Frame, ids: &mut IdMap, exact: Exact, allow_unin
     true
 }
 
-fn states_equal(old: &State, cur: &State, exact: Exact, allow_uninit: bool) -> bool {
+fn states_equal(
+    old: &State,
+    cur: &State,
+    exact: Exact,
+    allow_uninit: bool,
+    live: &[u16],
+    insn: usize,
+) -> bool {
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
@@ -232,14 +239,32 @@ fn states_equal(old: &State, cur: &State, exact: Exact, allow_uninit: bool) -> b
         (Some(a), Some(b)) if a.map == b.map && ids.check(a.id, b.id) => {}
         _ => return false,
     }
-    for (o, c) in old.frames.iter().zip(&cur.frames) {
+    let nframes = old.frames.len();
+    for (fi, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
         if o.callsite != c.callsite
             || o.callback != c.callback
             || o.callback_depth > c.callback_depth
         {
             return false;
         }
-        for (ro, rc) in o.regs.iter().zip(&c.regs) {
+        // Registers dead where this frame resumes cannot matter (compute_live_registers).
+        let mask = if exact == Exact::Yes {
+            u16::MAX
+        } else if fi + 1 == nframes {
+            live.get(insn).copied().unwrap_or(u16::MAX)
+        } else {
+            let callee = &old.frames[fi + 1];
+            let resume = if callee.callback == Some(crate::state::Callback::Sync) {
+                callee.callsite
+            } else {
+                callee.callsite + 1
+            };
+            live.get(resume).copied().unwrap_or(u16::MAX)
+        };
+        for (i, (ro, rc)) in o.regs.iter().zip(&c.regs).enumerate() {
+            if i != 10 && mask & (1 << i) == 0 {
+                continue;
+            }
             if !regsafe(ro, rc, &mut ids, exact) {
                 return false;
             }
@@ -279,14 +304,28 @@ impl Verifier<'_> {
                 // how their iterations converge.
                 let converges = (calls_cb
                     || (is_may_goto && c.state.may_goto_depth != self.cur.may_goto_depth))
-                    && states_equal(&c.state, &self.cur, Exact::No, allow_uninit);
+                    && states_equal(
+                        &c.state,
+                        &self.cur,
+                        Exact::No,
+                        allow_uninit,
+                        &self.prog.live_regs,
+                        insn,
+                    );
                 if converges {
                     true
                 } else {
                     if !calls_cb
                         && maybe_looping(&c.state, &self.cur)
                         && c.state.may_goto_depth == self.cur.may_goto_depth
-                        && states_equal(&c.state, &self.cur, Exact::Yes, allow_uninit)
+                        && states_equal(
+                            &c.state,
+                            &self.cur,
+                            Exact::Yes,
+                            allow_uninit,
+                            &self.prog.live_regs,
+                            insn,
+                        )
                     {
                         return Err(E::InfiniteLoop(insn));
                     }
@@ -299,7 +338,14 @@ impl Verifier<'_> {
                     false
                 }
             } else {
-                states_equal(&c.state, &self.cur, Exact::No, allow_uninit)
+                states_equal(
+                    &c.state,
+                    &self.cur,
+                    Exact::No,
+                    allow_uninit,
+                    &self.prog.live_regs,
+                    insn,
+                )
             };
             let c = &mut self.ckpts.arena[id];
             if hit {

@@ -24,6 +24,7 @@ fn not_null(r: &Reg) -> bool {
                 | RegKind::MapKey { .. }
                 | RegKind::Mem { .. }
                 | RegKind::Sock(_)
+                | RegKind::ConstMap { .. }
         )
 }
 
