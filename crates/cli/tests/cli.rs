@@ -274,3 +274,28 @@ fn bad_input_is_exit_2_with_a_message_never_a_panic() {
         assert!(!err.trim().is_empty(), "{args:?}: no message");
     }
 }
+
+#[test]
+fn bench_checks_results_and_compares_with_native_code() {
+    let dir = repo().join("../shared/bench");
+    if !dir.exists() {
+        eprintln!("SKIP: {} not present", dir.display());
+        return;
+    }
+    let o = lull(&["bench", dir.to_str().unwrap(), "--repeat", "1", "--json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 4);
+    for v in &lines {
+        assert_eq!(v["ok"], true, "{v}");
+        assert!(v["executed_insns"].as_u64().unwrap() > 40_000, "{v}");
+        // The native baseline needs a C compiler, which every CI machine has.
+        assert!(v["native_ns"].as_u64().is_some(), "{v}");
+        assert!(v["ratio_to_native"].as_f64().unwrap() > 0.0, "{v}");
+    }
+}

@@ -1,5 +1,8 @@
 //! `lull bench`: times the interpreter on the four CPU-bound programs of `shared/bench` and
-//! prints nanoseconds per run and per executed instruction.
+//! prints nanoseconds per run and per executed instruction, next to the same C compiled natively
+//! and timed the same way in the same run (`--no-native` to skip), as a ratio.
+
+mod native;
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +36,9 @@ pub struct Args {
     /// Print one JSON line per program.
     #[arg(long)]
     json: bool,
+    /// Do not compile and time the native (C, -O2) baseline.
+    #[arg(long)]
+    no_native: bool,
 }
 
 /// The context buffer of `bench.h`: `buf[i] = (uint8_t)(i*31 + (i>>8) + 7)`.
@@ -59,10 +65,11 @@ pub fn run(args: Args) -> Result<Outcome> {
         None => default_dir()?,
     };
     let mut ok = true;
+    let scratch = std::env::temp_dir().join(format!("lull-bench-{}", std::process::id()));
     if !args.json {
         println!(
-            "{:<10} {:>14} {:>12} {:>10}  result",
-            "program", "ns/run", "insns/run", "ns/insn"
+            "{:<10} {:>14} {:>12} {:>10} {:>14} {:>10}  result",
+            "program", "ns/run", "insns/run", "ns/insn", "native ns/run", "vs native"
         );
     }
     for &(name, expected) in PROGRAMS {
@@ -86,6 +93,20 @@ pub fn run(args: Args) -> Result<Outcome> {
         } else {
             0.0
         };
+        // The native baseline, timed right after the interpreter (same machine state).
+        let native = if args.no_native {
+            None
+        } else {
+            match native::Native::build(&dir, name, &scratch).and_then(|n| n.time(args.repeat)) {
+                Ok((r, nns)) if r == expected => Some(nns),
+                Ok((r, _)) => bail!("{name}: the native build returned {r}, expected {expected}"),
+                Err(e) => {
+                    eprintln!("lull bench: no native baseline for {name}: {e:#}");
+                    None
+                }
+            }
+        };
+        let ratio = native.map(|n| ns as f64 / n.max(1) as f64);
         let good = retval == expected;
         ok &= good;
         if args.json {
@@ -93,6 +114,7 @@ pub fn run(args: Args) -> Result<Outcome> {
                 "program": name, "engine": "interp", "retval": retval, "expected": expected,
                 "ok": good, "duration_ns": ns, "executed_insns": executed,
                 "ns_per_insn": (per_insn * 1000.0).round() / 1000.0, "repeat": args.repeat.max(1),
+                "native_ns": native, "ratio_to_native": ratio.map(|r| (r * 10.0).round() / 10.0),
             });
             println!("{line}");
         } else {
@@ -101,7 +123,11 @@ pub fn run(args: Args) -> Result<Outcome> {
             } else {
                 format!("WRONG: {retval}, expected {expected}")
             };
-            println!("{name:<10} {ns:>14} {executed:>12} {per_insn:>10.3}  {verdict}");
+            let native_col = native.map_or("-".to_string(), |n| n.to_string());
+            let ratio_col = ratio.map_or("-".to_string(), |r| format!("{r:.1}x"));
+            println!(
+                "{name:<10} {ns:>14} {executed:>12} {per_insn:>10.3} {native_col:>14} {ratio_col:>10}  {verdict}"
+            );
         }
     }
     Ok(if ok {
