@@ -299,6 +299,25 @@ pub enum VerifierError {
     LdAbsInSubprog,
     #[error("kernel function calls are not supported by Lull's verifier yet (btf_id {0})")]
     KfuncUnsupported(i32),
+    #[error("kernel function calls are not supported by Lull's verifier yet: {name} ({what})")]
+    KfuncUnsupportedNamed { name: String, what: &'static str },
+    #[error("calling kernel function {0} is not allowed")]
+    KfuncNotAllowed(String),
+    #[error("program must be sleepable to call sleepable kfunc {0}")]
+    KfuncNeedsSleepable(String),
+    #[error("sleepable helper {name}#{id} in {region}")]
+    SleepInRegion {
+        name: &'static str,
+        id: i32,
+        region: &'static str,
+    },
+    #[error("{what} cannot be used inside {region}-ed region")]
+    InsideRegion {
+        what: &'static str,
+        region: &'static str,
+    },
+    #[error("{0} is not sleepable")]
+    NotSleepableTarget(String),
     #[error("caller passes invalid args into func#{0}")]
     InvalidArgsToFunc(usize),
     #[error("R{reg} is invalid ({what})")]
@@ -376,6 +395,11 @@ impl VerifierError {
             ReturnNotKnown { .. } => "the return value in r0 is not a number".into(),
             LeakAsReturn(_) | ReturnLeak { .. } => "a kernel pointer would be returned to user space".into(),
             LeakIntoMap(_) | LeakIntoCtx(_) | LeakIntoMem(_) => "a kernel pointer would be stored where user space can read it".into(),
+            KfuncNotAllowed(name) => format!("the kernel function {name} is not available to this program type"),
+            KfuncNeedsSleepable(name) => format!("the kernel function {name} may sleep, but the program is not sleepable"),
+            SleepInRegion { name, region, .. } => format!("{name} may sleep, but it is called where sleeping is not allowed ({region})"),
+            InsideRegion { region, .. } => format!("the program leaves with a {region}-ed region still open"),
+            NotSleepableTarget(t) => format!("{t} is not a hook where a program may sleep"),
             WithNote { first, .. } => first.summary(),
             other => other.to_string(),
         }
@@ -385,7 +409,9 @@ impl VerifierError {
     /// kernel rule.
     pub fn unsupported(&self) -> Option<&'static str> {
         match self {
-            VerifierError::KfuncUnsupported(_) => Some("kfunc"),
+            VerifierError::KfuncUnsupported(_) | VerifierError::KfuncUnsupportedNamed { .. } => {
+                Some("kfunc")
+            }
             VerifierError::Malformed(m) if m.starts_with("addr_space_cast") => Some("arena"),
             VerifierError::WithNote { first, .. } => first.unsupported(),
             _ => None,
@@ -415,6 +441,11 @@ impl VerifierError {
             BackEdge { .. } => "loops need CAP_BPF; otherwise unroll the loop".into(),
             CombinedStackTooLarge { .. } => "move large local variables into a per-CPU array map".into(),
             ReturnRange { range, .. } => format!("return a value in {range}"),
+            KfuncNeedsSleepable(_) => "load the program as sleepable (e.g. SEC(\"lsm.s/...\") or SEC(\"iter.s/...\"))".into(),
+            SleepInRegion { region, .. } if region.starts_with("rcu") => "call it after bpf_rcu_read_unlock()".into(),
+            SleepInRegion { .. } => "call it after re-enabling preemption (bpf_preempt_enable())".into(),
+            InsideRegion { region, .. } if *region == "bpf_rcu_read_lock" => "call bpf_rcu_read_unlock() on every path before this point".into(),
+            InsideRegion { region, .. } if *region == "bpf_preempt_disable" => "call bpf_preempt_enable() on every path before this point".into(),
             WithNote { first, .. } => return first.hint(),
             _ => return None,
         })

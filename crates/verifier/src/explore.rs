@@ -25,6 +25,8 @@ pub(crate) struct Branch {
     pub prev: usize,
     pub parent: Option<usize>,
     pub log_pos: usize,
+    /// Where the branch's state starts in the instruction history.
+    pub pos: crate::precision::PathPos,
 }
 
 /// What executing one instruction did to control flow.
@@ -73,6 +75,8 @@ pub(crate) struct Verifier<'a> {
     pub scratched: u16,
     /// The next instruction starts a new path (log "from X to Y").
     pub print_state: bool,
+    /// Instruction history and precision backtracking (see [`crate::precision`]).
+    pub prec: crate::precision::Precision,
 }
 
 impl<'a> Verifier<'a> {
@@ -117,6 +121,7 @@ impl<'a> Verifier<'a> {
             alu_aux: vec![None; n],
             scratched: 0,
             print_state: false,
+            prec: crate::precision::Precision::new(&prog),
             input,
             prog,
         }
@@ -150,6 +155,7 @@ impl<'a> Verifier<'a> {
             prev: self.insn_idx,
             parent: self.parent,
             log_pos: self.log.len(),
+            pos: self.prec.pos(),
         });
         Ok(())
     }
@@ -164,6 +170,7 @@ impl<'a> Verifier<'a> {
         self.insn_idx = b.insn;
         self.prev_insn_idx = b.prev;
         self.parent = b.parent;
+        self.prec.restore(b.pos);
         if self.log.level() == 1 {
             self.log.truncate(b.log_pos);
         }
@@ -185,6 +192,7 @@ impl<'a> Verifier<'a> {
             if self.insn_processed > COMPLEXITY_LIMIT {
                 return Err(VerifierError::TooComplex(self.insn_processed));
             }
+            self.prec.new_insn();
             if self.prog.prune_point[self.insn_idx] && self.is_state_visited()? {
                 if self.log.level() > 0 {
                     if self.print_state {
@@ -201,6 +209,7 @@ impl<'a> Verifier<'a> {
                 }
                 continue;
             }
+            self.record_jmp_point();
             if self.log.level() > 0 {
                 if self.print_state && self.log.level() >= 2 {
                     let mut s = format!("\nfrom {} to {}:", self.prev_insn_idx, self.insn_idx);

@@ -145,6 +145,10 @@ pub struct VerifyInput<'a> {
     pub line_info: Option<Vec<LineInfo>>,
     /// Func info from BTF (subprogram names and linkage), sorted by slot.
     pub func_info: Option<Vec<FuncInfo>>,
+    /// The kernel's BTF (`/sys/kernel/btf/vmlinux`): kfunc prototypes, BTF-typed pointers,
+    /// tracing arguments. Without it kfunc calls are reported unsupported and kernel pointers
+    /// are untyped.
+    pub kernel_btf: Option<&'a lull_btf::Btf>,
 }
 
 impl<'a> VerifyInput<'a> {
@@ -173,6 +177,7 @@ impl<'a> VerifyInput<'a> {
             log_level: 0,
             line_info: None,
             func_info: None,
+            kernel_btf: None,
         }
     }
 }

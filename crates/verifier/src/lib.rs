@@ -10,6 +10,7 @@
 //! combined stack depth of call chains.
 #![forbid(unsafe_code)]
 
+mod btf_ptr;
 mod cfg;
 mod check;
 pub mod domain;
@@ -18,9 +19,12 @@ mod explore;
 mod input;
 mod liveness;
 mod log;
+mod lsm;
+mod precision;
 pub mod prog_types;
 pub mod proto;
 mod prune;
+mod sleepable;
 mod stack_depth;
 pub mod state;
 
@@ -146,7 +150,8 @@ fn check_prog_type(input: &VerifyInput<'_>) -> Result<(), VerifierError> {
     if input.sleepable && !pt.can_be_sleepable() {
         return Err(VerifierError::CannotBeSleepable);
     }
-    Ok(())
+    lsm::check_hook(input)?;
+    sleepable::check_attach(input)
 }
 
 /// Statistics gathered by a run.
@@ -282,5 +287,7 @@ pub fn verify(input: &VerifyInput<'_>) -> VerifyOutcome {
     }
 }
 
+#[cfg(test)]
+mod kfunc_tests;
 #[cfg(test)]
 mod tests;

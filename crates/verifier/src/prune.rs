@@ -2,9 +2,9 @@
 //! the current state is compared with states already explored from the same instruction; when
 //! an explored state is at least as general, the current path is safe and stops here.
 //!
-//! Precision: Lull treats every scalar as precise (the kernel's conservative fallback), so a
-//! scalar only matches an explored one whose range contains it. This is sound; it prunes less
-//! than the kernel's backtracking `mark_chain_precision` and may explore more states.
+//! Precision: an imprecise scalar of an explored state matches any scalar (its value did not
+//! matter to anything decided below it); precise ones must contain the current range. The
+//! marks are filled in by [`crate::precision`] as paths below a checkpoint need them.
 
 use crate::error::VerifierError as E;
 use crate::explore::{Res, Verifier};
@@ -21,11 +21,15 @@ pub(crate) struct Checkpoint {
     pub hits: u32,
     /// Times it was compared without pruning (while new states were being added).
     pub misses: u32,
+    /// Its part of the instruction history (for precision backtracking).
+    pub pos: crate::precision::PathPos,
+    /// The instruction it was taken at.
+    pub insn: usize,
 }
 
 /// All checkpoints, and the ones kept per instruction.
 pub(crate) struct Checkpoints {
-    arena: Vec<Checkpoint>,
+    pub(crate) arena: Vec<Checkpoint>,
     at: Vec<Vec<usize>>,
     pub peak: u64,
     pub max_per_insn: u32,
@@ -58,7 +62,13 @@ impl Checkpoints {
             parent = c.parent;
         }
     }
-    fn add(&mut self, insn: usize, state: State, parent: Option<usize>) -> usize {
+    fn add(
+        &mut self,
+        insn: usize,
+        state: State,
+        parent: Option<usize>,
+        pos: crate::precision::PathPos,
+    ) -> usize {
         let id = self.arena.len();
         self.arena.push(Checkpoint {
             state,
@@ -66,6 +76,8 @@ impl Checkpoints {
             parent,
             hits: 0,
             misses: 0,
+            pos,
+            insn,
         });
         self.at[insn].push(id);
         self.max_per_insn = self.max_per_insn.max(self.at[insn].len() as u32);
@@ -74,10 +86,13 @@ impl Checkpoints {
     }
 }
 
-/// Whether comparison is exact (loop detection) or by inclusion (pruning).
+/// Whether comparison is exact (loop detection), by inclusion of every scalar range
+/// (`RANGE_WITHIN`: states whose precision marks are not final yet), or by inclusion of the
+/// precise scalars only (pruning against fully explored states).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Exact {
     No,
+    RangeWithin,
     Yes,
 }
 
@@ -145,6 +160,7 @@ fn regsafe(old: &Reg, cur: &Reg, ids: &mut IdMap, exact: Exact) -> bool {
         return false;
     }
     match old.kind {
+        RegKind::Scalar if !old.precise && exact == Exact::No => true,
         RegKind::Scalar => scalar_within(old, cur) && ids.check_scalar(old.id, cur.id),
         RegKind::MapKey { .. } | RegKind::MapValue { .. } | RegKind::Mem { .. } => {
             old.off == cur.off
@@ -229,6 +245,9 @@ fn states_equal(
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
+    if old.rcu_lock != cur.rcu_lock || old.preempt_locks != cur.preempt_locks {
+        return false;
+    }
     // A state from speculative execution never prunes a real one.
     if old.speculative && !cur.speculative {
         return false;
@@ -279,20 +298,69 @@ fn states_equal(
         .all(|(a, b)| ids.check(a.id, b.id))
 }
 
+/// `widen_imprecise_scalars`: scalars of `cur` that are imprecise in both states and differ
+/// from the previous loop iteration `old` become unknown, so that iterations converge.
+pub(crate) fn widen_imprecise(old: &State, cur: &mut State) {
+    let mut ids = IdMap::default();
+    let mut widen = |o: &Reg, c: &mut Reg| {
+        if o.kind == RegKind::Scalar
+            && c.kind == RegKind::Scalar
+            && !o.precise
+            && !c.precise
+            && !regs_exact(o, c, &mut ids)
+        {
+            *c = Reg::unknown();
+        }
+    };
+    for (fo, fc) in old.frames.iter().zip(cur.frames.iter_mut()) {
+        for (o, c) in fo.regs.iter().zip(fc.regs.iter_mut()) {
+            widen(o, c);
+        }
+        for (so, sc) in fo.stack.iter().zip(fc.stack.iter_mut()) {
+            if so.is_spilled() && sc.is_spilled() {
+                widen(&so.spilled, &mut sc.spilled);
+            }
+        }
+    }
+}
+
 /// `states_maybe_looping`: same frame depth and identical registers in the current frame.
 fn maybe_looping(old: &State, cur: &State) -> bool {
-    old.frames.len() == cur.frames.len() && old.cur().regs == cur.cur().regs
+    // Precision marks do not count (the kernel compares up to `frameno`).
+    let same = |a: &Reg, b: &Reg| {
+        Reg {
+            precise: false,
+            ..*a
+        } == Reg {
+            precise: false,
+            ..*b
+        }
+    };
+    old.frames.len() == cur.frames.len()
+        && old
+            .cur()
+            .regs
+            .iter()
+            .zip(&cur.cur().regs)
+            .all(|(a, b)| same(a, b))
 }
 
 impl Verifier<'_> {
     /// `is_state_visited`: `true` when the current path can be pruned here.
     pub(crate) fn is_state_visited(&mut self) -> Res<bool> {
         let insn = self.insn_idx;
-        let force = self.prog.force_checkpoint[insn];
+        let force = self.prog.force_checkpoint[insn] || self.prec.state_hist_len() > 40;
         let allow_uninit = self.perfmon;
+        // Unprivileged programs keep every scalar precise.
+        let inexact = if self.bpf_capable {
+            Exact::No
+        } else {
+            Exact::RangeWithin
+        };
+        // A new checkpoint needs at least 2 jumps and 8 instructions since the last one.
         let mut add = force
-            || self.jmps_processed - self.prev_jmps_processed >= 2
-            || self.insn_processed - self.prev_insn_processed >= 8;
+            || (self.jmps_processed - self.prev_jmps_processed >= 2
+                && self.insn_processed - self.prev_insn_processed >= 8);
         let calls_cb = matches!(self.prog.slots[insn], Some(lull_isa::Insn::Call(lull_isa::CallTarget::Helper(id))) if crate::proto::calls_callback(id));
         let is_may_goto = matches!(self.prog.slots[insn], Some(lull_isa::Insn::MayGoto { .. }));
         let mut k = 0;
@@ -307,12 +375,15 @@ impl Verifier<'_> {
                     && states_equal(
                         &c.state,
                         &self.cur,
-                        Exact::No,
+                        Exact::RangeWithin,
                         allow_uninit,
                         &self.prog.live_regs,
                         insn,
                     );
                 if converges {
+                    // The unfinished state's precision marks are not final: keep every scalar
+                    // of this path precise so no later pruning relies on missing marks.
+                    self.force_path_precise();
                     true
                 } else {
                     if !calls_cb
@@ -341,7 +412,7 @@ impl Verifier<'_> {
                 states_equal(
                     &c.state,
                     &self.cur,
-                    Exact::No,
+                    inexact,
                     allow_uninit,
                     &self.prog.live_regs,
                     insn,
@@ -350,6 +421,8 @@ impl Verifier<'_> {
             let c = &mut self.ckpts.arena[id];
             if hit {
                 c.hits += 1;
+                self.record_jmp_point();
+                self.propagate_precision(id)?;
                 return Ok(true);
             }
             if add {
@@ -366,8 +439,17 @@ impl Verifier<'_> {
         if add {
             self.prev_jmps_processed = self.jmps_processed;
             self.prev_insn_processed = self.insn_processed;
-            let id = self.ckpts.add(insn, self.cur.clone(), self.parent);
+            if self.bpf_capable {
+                crate::precision::mark_all_scalars_imprecise(&mut self.cur);
+            }
+            let pos = crate::precision::PathPos {
+                last_idx: self.prev_insn_idx as isize,
+                ..self.prec.pos()
+            };
+            let id = self.ckpts.add(insn, self.cur.clone(), self.parent, pos);
             self.parent = Some(id);
+            self.prec.first_idx = insn;
+            self.prec.hist_start = self.prec.hist.len();
         }
         Ok(false)
     }

@@ -772,3 +772,44 @@ fn random_programs_do_not_panic() {
     }
     assert!(verified > 500, "only {verified} random programs decoded");
 }
+
+// ---- array lookups with a constant key (Linux 6.13+, `get_constant_map_key`) ----
+
+fn array(value: u32, max: u32) -> MapInfo {
+    MapInfo::new(MapType::Array, 4, value, max)
+}
+
+#[test]
+fn array_lookup_with_constant_in_range_key_is_not_null() {
+    let spilled = "*(u64 *)(r10 -8) = 0\nr2 = r10\nr2 += -4\nr1 = map[fd:0]\ncall 1\nr0 = *(u64 *)(r0 +16)\nexit";
+    case(spilled).map(array(48, 4)).accept();
+    // A 4-byte spill of a constant at an 8-aligned slot.
+    let key_reg = "r1 = 3\n*(u32 *)(r10 -8) = r1\nr2 = r10\nr2 += -8\nr1 = map[fd:0]\ncall 1\nr0 = *(u64 *)(r0 +0)\nexit";
+    case(key_reg).map(array(8, 4)).accept();
+    // The same store at a misaligned slot is not a spill: the key is unknown.
+    let misaligned = "r1 = 3\n*(u32 *)(r10 -4) = r1\nr2 = r10\nr2 += -4\nr1 = map[fd:0]\ncall 1\nr0 = *(u64 *)(r0 +0)\nexit";
+    case(misaligned)
+        .map(array(8, 4))
+        .reject("invalid mem access 'map_value_or_null'");
+}
+
+#[test]
+fn array_lookup_with_unknown_or_out_of_range_key_may_be_null() {
+    let out_of_range = "r1 = 4\n*(u32 *)(r10 -4) = r1\nr2 = r10\nr2 += -4\nr1 = map[fd:0]\ncall 1\nr0 = *(u64 *)(r0 +0)\nexit";
+    case(out_of_range)
+        .map(array(8, 4))
+        .reject("invalid mem access 'map_value_or_null'");
+    let unknown = "r1 = *(u32 *)(r1 +0)\n*(u32 *)(r10 -4) = r1\nr2 = r10\nr2 += -4\nr1 = map[fd:0]\ncall 1\nr0 = *(u64 *)(r0 +0)\nexit";
+    case(unknown)
+        .map(array(8, 4))
+        .reject("invalid mem access 'map_value_or_null'");
+    let hash_map = "*(u64 *)(r10 -8) = 0\nr2 = r10\nr2 += -4\nr1 = map[fd:0]\ncall 1\nr0 = *(u64 *)(r0 +0)\nexit";
+    case(hash_map)
+        .map(hash(4, 8))
+        .reject("invalid mem access 'map_value_or_null'");
+    // Without CAP_BPF the kernel does not look at the key.
+    case(out_of_range)
+        .map(array(8, 8))
+        .unpriv()
+        .reject("invalid mem access 'map_value_or_null'");
+}

@@ -118,17 +118,27 @@ impl Verifier<'_> {
             Operand::Reg(r) => Some(r.num()),
             Operand::Imm(_) => None,
         };
+        // Pointer arithmetic depends on the exact scalar (`adjust_reg_min_max_vals`).
         if d.is_pointer() {
+            if let Operand::Reg(r) = src {
+                self.mark_chain_precision(r)?;
+            }
             let r = self.ptr_alu(width, op, dst, &d, &src_reg, false, src_no)?;
             self.set_reg(dst, r);
             return Ok(());
         }
         if src_reg.is_pointer() {
+            self.mark_chain_precision(dst)?;
             let r = self.ptr_alu(width, op, dst, &src_reg, &d, true, src_no)?;
             self.set_reg(dst, r);
             return Ok(());
         }
-        // scalar op scalar
+        // scalar op scalar: a precise result needs a precise source.
+        if d.precise
+            && let Operand::Reg(r) = src
+        {
+            self.mark_chain_precision(r)?;
+        }
         if let Some((pushed, current)) = domain::and_or_fork(op, &d.var, &src_reg.var) {
             let mut other = self.cur.clone();
             other.regs_mut()[dst.index()] = Reg::scalar(pushed);

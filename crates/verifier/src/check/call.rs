@@ -9,7 +9,9 @@ use crate::error::VerifierError as E;
 use crate::explore::{Flow, Res, Verifier};
 use crate::prog_types::Access;
 use crate::proto::{self, ArgKind, HelperProto, RetKind};
-use crate::state::{Callback, Frame, MAX_CALL_FRAMES, RefState, Reg, RegKind, State};
+use crate::state::{
+    Callback, Frame, MAX_CALL_FRAMES, PtrTrust, RefState, Reg, RegKind, SlotType, State,
+};
 use lull_abi::MapType;
 use lull_isa::{CallTarget, Reg as IsaReg};
 
@@ -30,6 +32,9 @@ struct Meta {
     mem_size: u64,
     msize_max: u64,
     subprog: Option<u32>,
+    /// The map key when it is a known constant on the stack (`const_map_key`), for maps whose
+    /// lookups of in-range constant keys never return NULL.
+    const_key: Option<u64>,
 }
 
 /// The machine's `nr_cpu_ids` (the kernel bounds `bpf_get_smp_processor_id` by it).
@@ -234,7 +239,11 @@ impl Verifier<'_> {
                 self.enter_subprog(sp, None)?;
                 Ok(Flow::Continue)
             }
-            CallTarget::Kfunc { btf_id, .. } => Err(E::KfuncUnsupported(btf_id)),
+            CallTarget::Kfunc { btf_id, module } => {
+                self.check_kfunc_call(btf_id, module)?;
+                self.insn_idx += 1;
+                Ok(Flow::Continue)
+            }
         }
     }
 
@@ -294,6 +303,9 @@ impl Verifier<'_> {
             ));
         }
         let null_ok = reg.is_null() && may_be_null(kind);
+        if null_ok {
+            self.mark_chain_precision(regno)?;
+        }
         if !null_ok {
             if !type_ok(kind, &reg) {
                 return Err(E::ArgType {
@@ -376,6 +388,9 @@ impl Verifier<'_> {
                 let map = meta.map.ok_or(E::MissingMapForKey)?;
                 let ks = self.maps[map as usize].key_size;
                 self.helper_mem_access(regno, ks as i64, Access::Read, false, None)?;
+                if can_elide_value_nullness(self.maps[map as usize].map_type) {
+                    meta.const_key = self.constant_map_key(&reg, ks)?;
+                }
             }
             ArgKind::MapValue | ArgKind::MapValueUninit | ArgKind::MapValueOrNull => {
                 let map = meta.map.ok_or(E::MissingMapForValue)?;
@@ -425,10 +440,12 @@ impl Verifier<'_> {
                     zero_ok,
                     raw_meta.then_some(meta),
                 )?;
+                self.mark_chain_precision(regno)?;
             }
             ArgKind::ConstAllocSizeOrZero => {
                 let v = reg.var.const_value().ok_or(E::ArgNotConst { reg: rn })?;
                 meta.mem_size = v;
+                self.mark_chain_precision(regno)?;
             }
             ArgKind::Func => {
                 if let RegKind::Func { subprog } = reg.kind {
@@ -484,6 +501,17 @@ impl Verifier<'_> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// `check_helper_mem_access` for a kfunc's memory argument.
+    pub(crate) fn kfunc_mem_access(
+        &mut self,
+        regno: IsaReg,
+        size: i64,
+        access: Access,
+        zero_ok: bool,
+    ) -> Res<()> {
+        self.helper_mem_access(regno, size, access, zero_ok, None)
     }
 
     /// `check_helper_mem_access`: the helper reads or writes `size` bytes through `regno`.
@@ -575,7 +603,10 @@ impl Verifier<'_> {
                     _ => 0,
                 };
                 let var = (!reg.var.is_const()).then_some(reg.var);
-                self.range_initialized(fr, rn, min_off, max_off, size, true, true, var.as_ref())
+                // Since Linux 6.13 only helper *writes* scrub spilled registers (`clobber =
+                // type == BPF_WRITE`); a key or buffer the helper only reads keeps its state.
+                let clobber = access == Access::Write;
+                self.range_initialized(fr, rn, min_off, max_off, size, clobber, true, var.as_ref())
             }
             RegKind::KernelPtr { .. } => Ok(()),
             RegKind::Ctx if self.input.prog_type == lull_abi::ProgType::Syscall => Ok(()),
@@ -652,8 +683,22 @@ impl Verifier<'_> {
         if !self.input.gpl_compatible && h.gpl_only {
             return Err(E::GplOnly);
         }
+        if !crate::sleepable::helper_allowed_here(self.input, id) {
+            return Err(E::Malformed("helper call is not allowed in probe".into()));
+        }
         if h.might_sleep && !self.in_sleepable() {
             return Err(E::MightSleep);
+        }
+        if h.might_sleep && (self.cur.rcu_lock || self.cur.preempt_locks > 0) {
+            return Err(E::SleepInRegion {
+                name,
+                id,
+                region: if self.cur.rcu_lock {
+                    "rcu_read_lock region"
+                } else {
+                    "non-preemptible region"
+                },
+            });
         }
         let mut meta = Meta::default();
         for i in 0..5 {
@@ -686,6 +731,17 @@ impl Verifier<'_> {
                     "get_local_storage() doesn't support non-zero flags".into(),
                 ));
             }
+            81 => self.mark_chain_precision(IsaReg::R2)?,
+            12 if self.cur.rcu_lock || self.cur.preempt_locks > 0 => {
+                return Err(E::InsideRegion {
+                    what: "tail_call",
+                    region: if self.cur.rcu_lock {
+                        "bpf_rcu_read_lock"
+                    } else {
+                        "bpf_preempt_disable"
+                    },
+                });
+            }
             12 if !self.cur.refs.is_empty() => {
                 return Err(E::WithNote {
                     first: Box::new(E::UnreleasedRef {
@@ -696,6 +752,8 @@ impl Verifier<'_> {
                 });
             }
             181 => {
+                // Whether the loop is finished depends on r1's value.
+                self.mark_chain_precision(IsaReg::R1)?;
                 let r1 = self.cur.regs()[1];
                 let depth = self.cur.cur().callback_depth;
                 if depth < r1.var.umax
@@ -747,13 +805,35 @@ impl Verifier<'_> {
                 r
             }
             RetKind::Void => Reg::NOT_INIT,
-            RetKind::BtfPtr => Reg::pointer(RegKind::KernelPtr { trusted: true }),
+            RetKind::BtfPtr => Reg::pointer(RegKind::KernelPtr {
+                btf_id: crate::btf_ptr::helper_ret_struct(self.input.kernel_btf, id),
+                trust: PtrTrust::Trusted,
+            }),
             RetKind::BtfPtrOrNull => {
-                let mut r = Reg::pointer(RegKind::KernelPtr { trusted: false });
+                let mut r = Reg::pointer(RegKind::kernel_ptr(PtrTrust::Plain));
                 r.maybe_null = true;
                 r.id = self.new_id();
                 // is_ptr_cast_function: the result shares the argument's reference.
                 r.ref_obj_id = meta.ref_obj_id;
+                r
+            }
+            RetKind::MapValueOrNull
+                if id == 1
+                    && meta.map.is_some_and(|m| {
+                        let info = &self.maps[m as usize];
+                        can_elide_value_nullness(info.map_type)
+                            && meta
+                                .const_key
+                                .is_some_and(|k| k < u64::from(info.max_entries))
+                    }) =>
+            {
+                // Linux 6.13+: an array lookup of a constant in-range key cannot fail. The
+                // value still gets an id when it holds a spin lock, so locks stay distinct.
+                let map = meta.map.unwrap_or(0);
+                let mut r = Reg::pointer(RegKind::MapValue { map });
+                if self.maps[map as usize].spin_lock_off.is_some() {
+                    r.id = self.new_id();
+                }
                 r
             }
             RetKind::MapValueOrNull => {
@@ -808,6 +888,11 @@ impl Verifier<'_> {
         Ok(())
     }
 
+    /// Records a reference acquired by a kfunc.
+    pub(crate) fn acquire_ref(&mut self, id: u32) {
+        self.acquire(id);
+    }
+
     /// Records an acquired reference (`acquire_reference_state`).
     fn acquire(&mut self, id: u32) {
         let callback_frame = if self.cur.cur().callback.is_some() {
@@ -833,7 +918,7 @@ impl Verifier<'_> {
     }
 
     /// `release_reference`: drops the reference and invalidates every pointer derived from it.
-    fn release_reference(&mut self, id: u32) -> Res<()> {
+    pub(crate) fn release_reference(&mut self, id: u32) -> Res<()> {
         let before = self.cur.refs.len();
         self.cur.refs.retain(|r| r.id != id);
         if self.cur.refs.len() == before {
@@ -881,13 +966,13 @@ impl Verifier<'_> {
             }
             // bpf_find_vma: (task, vma, ctx)
             180 => {
-                callee.regs[1] = Reg::pointer(RegKind::KernelPtr { trusted: true });
-                callee.regs[2] = Reg::pointer(RegKind::KernelPtr { trusted: true });
+                callee.regs[1] = Reg::pointer(RegKind::kernel_ptr(PtrTrust::Trusted));
+                callee.regs[2] = Reg::pointer(RegKind::kernel_ptr(PtrTrust::Trusted));
                 callee.regs[3] = caller[4];
             }
             // bpf_user_ringbuf_drain: (dynptr, ctx)
             _ => {
-                callee.regs[1] = Reg::pointer(RegKind::KernelPtr { trusted: true });
+                callee.regs[1] = Reg::pointer(RegKind::kernel_ptr(PtrTrust::Trusted));
                 callee.regs[2] = caller[3];
             }
         }
@@ -914,6 +999,8 @@ impl Verifier<'_> {
             lock: None,
             may_goto_depth: 0,
             speculative: false,
+            rcu_lock: false,
+            preempt_locks: 0,
         };
         let start = self.prog.subprogs[sp].start;
         self.push_branch(st, start)
@@ -949,24 +1036,39 @@ impl Verifier<'_> {
                 });
             }
         }
+        if curframe == 0 && (self.cur.rcu_lock || self.cur.preempt_locks > 0) {
+            return Err(E::InsideRegion {
+                what: "BPF_EXIT instruction in main prog",
+                region: if self.cur.rcu_lock {
+                    "bpf_rcu_read_lock"
+                } else {
+                    "bpf_preempt_disable"
+                },
+            });
+        }
         if curframe > 0 {
             return self.exit_subprog();
         }
         let r0 = self.src_reg(IsaReg::R0)?;
         if cb == Some(Callback::Async) {
+            if r0.is_scalar() {
+                self.mark_chain_precision(IsaReg::R0)?;
+            }
             self.check_callback_ret(&r0, (0, 0), "At async callback return")?;
             return Ok(Flow::PathDone);
         }
         if r0.is_pointer() && !self.perfmon {
             return Err(E::LeakAsReturn(0));
         }
-        if let Some(range) = self.pt.return_range() {
+        let range = crate::lsm::return_range(self.input).unwrap_or_else(|| self.pt.return_range());
+        if let Some(range) = range {
             if !r0.is_scalar() {
                 return Err(E::ReturnNotKnown {
                     reg: 0,
                     ty: r0.type_str(),
                 });
             }
+            self.mark_chain_precision(IsaReg::R0)?;
             if r0.var.smin < range.min || r0.var.smax > range.max {
                 return Err(E::ReturnRange {
                     reg: 0,
@@ -1003,9 +1105,19 @@ impl Verifier<'_> {
             ));
         }
         if callee.callback == Some(Callback::Sync) {
+            if r0.is_scalar() {
+                self.mark_chain_precision(IsaReg::R0)?;
+            }
             self.check_callback_ret(&r0, callee.callback_ret, "At callback return")?;
             self.cur.frames.pop();
             self.insn_idx = callee.callsite;
+            // Back at the call site for the next iteration: like `may_goto`, widen the scalars
+            // that are imprecise and changed since the previous iteration, so iterations that
+            // only accumulate (a sum through a stack pointer) converge.
+            if let Some(prev) = self.prev_loop_entry() {
+                let old = self.ckpts.arena[prev].state.clone();
+                crate::prune::widen_imprecise(&old, &mut self.cur);
+            }
         } else {
             self.cur.frames.pop();
             self.set_reg(IsaReg::R0, r0);
@@ -1028,5 +1140,55 @@ fn scalar_desc(v: &Scalar) -> String {
         "unknown scalar value".into()
     } else {
         parts.join(" ")
+    }
+}
+
+/// `can_elide_value_nullness`: map types whose lookup of an in-range key always succeeds.
+fn can_elide_value_nullness(t: MapType) -> bool {
+    matches!(t, MapType::Array | MapType::PercpuArray)
+}
+
+impl Verifier<'_> {
+    /// `get_constant_map_key`: the key a stack pointer points to, when it is statically known —
+    /// zero bytes covering the key, or a spilled constant scalar of exactly the key's size. The
+    /// slot is then marked precise, since the verdict depends on its value. Only with
+    /// `CAP_BPF`, as in the kernel.
+    fn constant_map_key(&mut self, key: &Reg, key_size: u32) -> Res<Option<u64>> {
+        let RegKind::Stack { frame } = key.kind else {
+            return Ok(None);
+        };
+        let Some(var) = key.var.const_value() else {
+            return Ok(None);
+        };
+        if !self.bpf_capable {
+            return Ok(None);
+        }
+        let stack_off = i64::from(key.off) + var as i64;
+        if stack_off >= 0 {
+            return Ok(None);
+        }
+        let slot = (-stack_off - 1) as usize;
+        let (spi, byte) = (slot / 8, slot % 8);
+        let Some(st) = self.cur.frames[usize::from(frame)].stack.get(spi).copied() else {
+            return Ok(None);
+        };
+        let run = |t: SlotType| {
+            st.types[..=byte]
+                .iter()
+                .rev()
+                .take_while(|x| **x == t)
+                .count()
+        };
+        if run(SlotType::Zero) >= key_size as usize {
+            return Ok(Some(0));
+        }
+        if !st.is_spilled_scalar() || run(SlotType::Spill) != key_size as usize {
+            return Ok(None);
+        }
+        let Some(value) = st.spilled.var.const_value() else {
+            return Ok(None);
+        };
+        self.mark_slot_chain_precision(usize::from(frame), spi)?;
+        Ok(Some(value))
     }
 }

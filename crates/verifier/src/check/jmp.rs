@@ -148,7 +148,16 @@ impl Verifier<'_> {
         };
         let dst_reg = self.src_reg(dst)?;
         let target = (self.insn_idx as i64 + off as i64 + 1) as usize;
-        if let Some(taken) = branch_taken(&dst_reg, &src_reg, cond, width) {
+        self.record_jmp_stack_ptrs(&dst_reg, &src_reg, src);
+        let taken = branch_taken(&dst_reg, &src_reg, cond, width);
+        if taken.is_some() {
+            // The outcome depends on the operands' values: they must be precise.
+            self.mark_chain_precision(dst)?;
+            if let Operand::Reg(r) = src {
+                self.mark_chain_precision(r)?;
+            }
+        }
+        if let Some(taken) = taken {
             // sanitize_speculative_path: unprivileged programs also verify the side the CPU
             // may take speculatively, with the compared registers unknown.
             if !privileged {
@@ -164,6 +173,12 @@ impl Verifier<'_> {
             self.insn_idx = if taken { target } else { self.insn_idx + 1 };
             return Ok(Flow::Continue);
         }
+        let src_id = match src {
+            Operand::Reg(_) if src_reg.is_scalar() => src_reg.id,
+            _ => 0,
+        };
+        let dst_id = if dst_reg.is_scalar() { dst_reg.id } else { 0 };
+        self.record_linked_regs(&[src_id, dst_id]);
         let mut other = self.cur.clone();
         // Scalar refinement on both sides.
         if dst_reg.is_scalar() && src_reg.is_scalar() {
@@ -343,6 +358,10 @@ impl Verifier<'_> {
     pub(crate) fn check_may_goto(&mut self, off: i16) -> Res<Flow> {
         let mut other = self.cur.clone();
         other.may_goto_depth += 1;
+        // find_prev_entry: the previous iteration's checkpoint at this instruction.
+        if let Some(prev) = self.prev_loop_entry() {
+            crate::prune::widen_imprecise(&self.ckpts.arena[prev].state, &mut other);
+        }
         self.push_branch(other, self.insn_idx + 1)?;
         self.insn_idx = (self.insn_idx as i64 + off as i64 + 1) as usize;
         Ok(Flow::Continue)

@@ -235,24 +235,32 @@ impl Verifier<'_> {
                         var: reg.var.var_off.to_string(),
                     });
                 }
-                let field = self
-                    .pt
-                    .ctx_access(off, size, access, sx)
-                    .ok_or(E::CtxAccess { off, size })?;
-                loaded = Some(match field {
-                    CtxField::Scalar => Reg::unknown(),
-                    CtxField::PacketData => Reg::pointer(RegKind::Packet),
-                    CtxField::PacketEnd => Reg::pointer(RegKind::PacketEnd),
-                    CtxField::PacketMeta => Reg::pointer(RegKind::PacketMeta),
-                    CtxField::KernelPtr => Reg::pointer(RegKind::KernelPtr { trusted: true }),
-                    CtxField::Socket => Reg::pointer(RegKind::Sock(crate::state::SockKind::Full)),
-                    CtxField::SockCommonOrNull => {
-                        let mut r = Reg::pointer(RegKind::Sock(crate::state::SockKind::Common));
-                        r.maybe_null = true;
-                        r.id = self.new_id();
-                        r
-                    }
-                });
+                if let Some(v) = self.btf_ctx_load(off, size, access) {
+                    loaded = Some(v?);
+                } else {
+                    let field = self
+                        .pt
+                        .ctx_access(off, size, access, sx)
+                        .ok_or(E::CtxAccess { off, size })?;
+                    loaded = Some(match field {
+                        CtxField::Scalar => Reg::unknown(),
+                        CtxField::PacketData => Reg::pointer(RegKind::Packet),
+                        CtxField::PacketEnd => Reg::pointer(RegKind::PacketEnd),
+                        CtxField::PacketMeta => Reg::pointer(RegKind::PacketMeta),
+                        CtxField::KernelPtr => {
+                            Reg::pointer(RegKind::kernel_ptr(crate::state::PtrTrust::Trusted))
+                        }
+                        CtxField::Socket => {
+                            Reg::pointer(RegKind::Sock(crate::state::SockKind::Full))
+                        }
+                        CtxField::SockCommonOrNull => {
+                            let mut r = Reg::pointer(RegKind::Sock(crate::state::SockKind::Common));
+                            r.maybe_null = true;
+                            r.id = self.new_id();
+                            r
+                        }
+                    });
+                }
             }
             RegKind::Stack { .. } => {
                 self.check_stack_bounds(regno, &reg, off, size as i64, access, Src::Insn)?;
@@ -321,10 +329,7 @@ impl Verifier<'_> {
                 loaded = Some(Reg::unknown());
             }
             RegKind::KernelPtr { .. } => {
-                if access == Access::Write {
-                    return Err(E::Malformed("only read is supported".into()));
-                }
-                loaded = Some(Reg::unknown());
+                loaded = Some(self.check_btf_access(&reg, rn, off, size, access)?);
             }
             _ => {
                 return Err(E::InvalidMemAccess {
@@ -619,7 +624,9 @@ impl Verifier<'_> {
                     .ok_or(E::InvalidCallDestination)?;
                 Reg::pointer(RegKind::Func { subprog: sp as u32 })
             }
-            LdImm64Kind::BtfId => Reg::pointer(RegKind::KernelPtr { trusted: true }),
+            LdImm64Kind::BtfId => {
+                Reg::pointer(RegKind::kernel_ptr(crate::state::PtrTrust::Trusted))
+            }
         };
         self.set_reg(dst, reg);
         Ok(())

@@ -4,5 +4,6 @@
 mod alu;
 mod call;
 mod jmp;
+mod kfunc;
 pub(crate) mod mem;
 mod stack;

@@ -171,6 +171,7 @@ impl Verifier<'_> {
                     if width > size * 8 {
                         r.id = 0;
                     }
+                    self.record_stack_access(fr, spi);
                     return Ok(r);
                 }
                 let (mut spill_cnt, mut zero_cnt) = (0, 0);
@@ -185,11 +186,17 @@ impl Verifier<'_> {
                         }
                     }
                 }
-                if (spill_cnt == size && spilled.var.const_value() == Some(0)) || zero_cnt == size {
+                if spill_cnt == size && spilled.var.const_value() == Some(0) {
+                    // Still a fill of the spilled register.
+                    self.record_stack_access(fr, spi);
+                    return Ok(Reg::known(0));
+                }
+                if zero_cnt == size {
                     return Ok(Reg::known(0));
                 }
                 return Ok(Reg::unknown());
             }
+            self.record_stack_access(fr, spi);
             return Ok(spilled);
         }
         let mut zeros = 0;
@@ -222,7 +229,12 @@ impl Verifier<'_> {
         if let Some(v) = reg.var.const_value() {
             return self.write_fixed(fr, off + v as i64, size, value, val, imm);
         }
-        self.write_var(fr, reg, off, size, val, imm)
+        let zero_used = self.write_var(fr, reg, off, size, val, imm)?;
+        // Slots kept as zero rely on the stored value being exactly zero.
+        if zero_used && let Some(r) = value {
+            self.mark_chain_precision(r)?;
+        }
+        Ok(())
     }
 
     fn write_fixed(
@@ -278,9 +290,11 @@ impl Verifier<'_> {
                     r.id = 0;
                 }
                 save(self, r);
+                self.record_stack_access(fr, spi);
             }
             (None, Some(imm)) if aligned8 && self.bpf_capable => {
                 save(self, Reg::known(imm as i64 as u64));
+                self.record_stack_access(fr, spi);
             }
             (Some(r), _) if r.is_pointer() => {
                 if size != 8 {
@@ -290,9 +304,14 @@ impl Verifier<'_> {
                     return Err(E::SpillStackPtrToCaller);
                 }
                 save(self, r);
+                self.record_stack_access(fr, spi);
             }
             _ => {
                 let zero = val.is_some_and(|r| r.is_null()) || imm == Some(0);
+                // The slot becomes STACK_ZERO: the stored value must be exactly zero.
+                if zero && let Some(r) = value {
+                    self.mark_chain_precision(r)?;
+                }
                 let t = if zero { SlotType::Zero } else { SlotType::Misc };
                 let s = &mut self.cur.frames[fr].stack[spi];
                 s.spilled = Reg::NOT_INIT;
@@ -320,9 +339,10 @@ impl Verifier<'_> {
         size: u32,
         val: Option<Reg>,
         imm: Option<i32>,
-    ) -> Res<()> {
+    ) -> Res<bool> {
         let privileged = self.perfmon;
         let insn = self.insn_idx;
+        let mut zero_used = false;
         let min_off = reg.var.smin + off;
         let max_off = reg.var.smax + off + size as i64;
         let writing_zero = val.is_some_and(|r| r.is_null()) || imm == Some(0);
@@ -353,13 +373,14 @@ impl Verifier<'_> {
                 }
             }
             let new = if writing_zero && t == SlotType::Zero {
+                zero_used = true;
                 SlotType::Zero
             } else {
                 SlotType::Misc
             };
             s.types[b] = new;
         }
-        Ok(())
+        Ok(zero_used)
     }
 
     /// `check_stack_range_initialized` for `[min_off, max_off + size)`. `clobber` when a helper

@@ -5,7 +5,7 @@ pub mod fmt;
 pub mod reg;
 pub mod stack;
 
-pub use reg::{Reg, RegKind, SockKind};
+pub use reg::{PtrTrust, Reg, RegKind, SockKind};
 pub use stack::{SlotType, StackSlot};
 
 /// Maximum call frames (`MAX_CALL_FRAMES`).
@@ -107,6 +107,10 @@ pub struct State {
     pub may_goto_depth: u32,
     /// A path the CPU may only take speculatively (unprivileged programs explore them too).
     pub speculative: bool,
+    /// Inside `bpf_rcu_read_lock()` (`active_rcu_lock`).
+    pub rcu_lock: bool,
+    /// Nesting of `bpf_preempt_disable()` (`active_preempt_locks`).
+    pub preempt_locks: u32,
 }
 
 impl State {
@@ -120,6 +124,8 @@ impl State {
             lock: None,
             may_goto_depth: 0,
             speculative: false,
+            rcu_lock: false,
+            preempt_locks: 0,
         }
     }
     /// The current frame.

@@ -55,12 +55,37 @@ pub enum RegKind {
     },
     /// A socket (`PTR_TO_SOCK_COMMON`, `PTR_TO_SOCKET`, `PTR_TO_TCP_SOCK`, `PTR_TO_XDP_SOCK`).
     Sock(SockKind),
-    /// A kernel pointer whose type Lull does not know yet (BTF-typed pointers): loads give
-    /// numbers, stores are refused.
+    /// A pointer to a kernel object (`PTR_TO_BTF_ID`): loads walk the struct's BTF when the
+    /// type is known (`btf_id != 0`, an id in the kernel BTF), otherwise give numbers; stores
+    /// are refused.
     KernelPtr {
-        /// `PTR_TRUSTED`.
-        trusted: bool,
+        /// Struct type id in the kernel BTF (0: not known).
+        btf_id: u32,
+        /// The trust flags (`PTR_TRUSTED`, `MEM_RCU`, `PTR_UNTRUSTED` or none).
+        trust: PtrTrust,
     },
+}
+
+/// How far a BTF-typed pointer may be trusted (the kernel's `PTR_TRUSTED` / `MEM_RCU` /
+/// `PTR_UNTRUSTED` type flags, at most one of which a pointer carries here).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum PtrTrust {
+    /// No flag: the deprecated plain `PTR_TO_BTF_ID` (e.g. fentry arguments, legacy walks).
+    Plain,
+    /// `PTR_TRUSTED`: valid for the whole program (arguments of trusted hooks, referenced
+    /// objects, `bpf_get_current_task_btf()`).
+    Trusted,
+    /// `MEM_RCU`: valid inside the current RCU read-side section.
+    Rcu,
+    /// `PTR_UNTRUSTED`: only readable with exception-handled loads.
+    Untrusted,
+}
+
+impl RegKind {
+    /// A `PTR_TO_BTF_ID` of unknown struct type with the given trust.
+    pub const fn kernel_ptr(trust: PtrTrust) -> RegKind {
+        RegKind::KernelPtr { btf_id: 0, trust }
+    }
 }
 
 impl RegKind {
@@ -92,8 +117,12 @@ impl RegKind {
             RegKind::Sock(SockKind::Full) => "sock",
             RegKind::Sock(SockKind::Tcp) => "tcp_sock",
             RegKind::Sock(SockKind::Xdp) => "xdp_sock",
-            RegKind::KernelPtr { trusted: true } => "trusted_ptr_",
-            RegKind::KernelPtr { trusted: false } => "ptr_",
+            RegKind::KernelPtr { trust, .. } => match trust {
+                PtrTrust::Plain => "ptr_",
+                PtrTrust::Trusted => "trusted_ptr_",
+                PtrTrust::Rcu => "rcu_ptr_",
+                PtrTrust::Untrusted => "untrusted_ptr_",
+            },
         }
     }
 }
