@@ -69,22 +69,98 @@ fn slot(prog: &Program, pc: usize) -> usize {
 }
 
 /// Runs `prog` from its first instruction to the main function's `exit`.
-#[inline(never)]
 pub(crate) fn run<M: MemoryModel, const METER: bool>(
     prog: &Program,
     mem: &mut M,
     st: &mut RunState<'_>,
 ) -> Result<u64, Fault> {
+    run_from::<M, METER>(prog, mem, st, 0, 0)
+}
+
+/// A helper call in progress: what [`HelperContext`] needs to reach memory and to run a
+/// callback in a new frame below the caller's.
+struct CallSite<'a, M: MemoryModel, const METER: bool> {
+    prog: &'a Program,
+    mem: &'a mut M,
+    frames: &'a mut [Frame; MAX_FRAMES],
+    /// Depth of the calling function.
+    depth: usize,
+    /// The caller's r10.
+    r10: u64,
+    /// Instructions the run may still execute.
+    budget: u64,
+    /// Instructions callbacks executed.
+    executed: u64,
+    /// Raw slot of the helper call.
+    slot: usize,
+}
+
+impl<M: MemoryModel, const METER: bool> crate::helpers::Engine for CallSite<'_, M, METER> {
+    fn regions(&self) -> &crate::memory::Regions {
+        self.mem.regions()
+    }
+    fn regions_mut(&mut self) -> &mut crate::memory::Regions {
+        self.mem.regions_mut()
+    }
+    fn trusted(&self) -> bool {
+        M::TRUSTED
+    }
+    fn call(
+        &mut self,
+        func: u64,
+        args: [u64; 5],
+        env: Option<&mut (dyn Any + 'static)>,
+    ) -> Result<u64, Fault> {
+        let entry = self.prog.func_entry(func).ok_or(Fault::BadCallback {
+            slot: self.slot,
+            func,
+        })?;
+        if self.depth + 1 >= MAX_FRAMES {
+            return Err(Fault::CallDepth {
+                slot: self.slot,
+                max: MAX_FRAMES,
+            });
+        }
+        let mut st = RunState {
+            frames: self.frames,
+            args,
+            stack_top: self.r10.wrapping_sub(FRAME_SIZE as u64),
+            budget: self.budget.saturating_sub(self.executed),
+            env,
+            executed: 0,
+        };
+        let r = run_from::<M, METER>(self.prog, self.mem, &mut st, entry, self.depth + 1);
+        self.executed += st.executed;
+        self.mem
+            .regions_mut()
+            .set_stack_window(((self.depth + 1) * FRAME_SIZE) as u64);
+        r
+    }
+}
+
+/// Runs `prog` from op `entry` as a function at call depth `base` until it returns.
+#[inline(never)]
+fn run_from<M: MemoryModel, const METER: bool>(
+    prog: &Program,
+    mem: &mut M,
+    st: &mut RunState<'_>,
+    entry: usize,
+    base: usize,
+) -> Result<u64, Fault> {
     let ops: &[Op] = &prog.ops;
     let mut regs = [0u64; 16];
     regs[1..6].copy_from_slice(&st.args);
     regs[10] = st.stack_top;
-    let mut pc: usize = 0;
-    let mut depth: usize = 0;
+    if base > 0 {
+        mem.regions_mut()
+            .set_stack_window(((base + 1) * FRAME_SIZE) as u64);
+    }
+    let mut pc: usize = entry;
+    let mut depth: usize = base;
     let mut may_goto = MAY_GOTO_BUDGET;
     // Metering: instructions executed before `block`, the first op of the current linear run.
     let mut executed: u64 = 0;
-    let mut block: usize = 0;
+    let mut block: usize = entry;
     let budget = st.budget;
 
     // Close the current linear run at `pc` (inclusive).
@@ -161,13 +237,32 @@ pub(crate) fn run<M: MemoryModel, const METER: bool>(
         ($h:expr) => {{
             let h: Helper = $h;
             let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
-            let mut ctx = HelperContext::new(mem.regions(), st.env.as_deref_mut());
-            match (h.func)(&mut ctx, args) {
+            let mut site = CallSite::<M, METER> {
+                prog,
+                mem: &mut *mem,
+                frames: &mut *st.frames,
+                depth,
+                r10: regs[10],
+                budget: if METER {
+                    budget.saturating_sub(executed + (pc + 1 - block) as u64)
+                } else {
+                    u64::MAX
+                },
+                executed: 0,
+                slot: slot(prog, pc),
+            };
+            let mut ctx = HelperContext::new(&mut site, st.env.as_deref_mut());
+            let r = (h.func)(&mut ctx, args);
+            if METER {
+                executed += site.executed;
+            }
+            match r {
                 Ok(v) => regs[0] = v,
                 Err(HelperError::Exit(v)) => {
                     settle!();
                     return Ok(v);
                 }
+                Err(HelperError::Fault(f)) => fault!(*f),
                 Err(error) => fault!(Fault::Helper {
                     slot: slot(prog, pc),
                     name: h.name.to_string(),
@@ -380,7 +475,7 @@ pub(crate) fn run<M: MemoryModel, const METER: bool>(
                 goto!(op.target());
             }
             Kind::Exit => {
-                if depth == 0 {
+                if depth == base {
                     settle!();
                     return Ok(regs[0]);
                 }

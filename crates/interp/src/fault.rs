@@ -77,6 +77,14 @@ pub enum Fault {
         /// What the helper reported.
         error: HelperError,
     },
+    /// A helper asked to call a function that is not a callback target of the program.
+    #[error("insn {slot}: callback address {func:#x} is not a function of the program")]
+    BadCallback {
+        /// Raw slot of the helper call.
+        slot: usize,
+        /// The function address passed.
+        func: u64,
+    },
     /// The instruction budget ran out (the program may not terminate).
     #[error("instruction budget of {budget} exhausted at insn {slot}")]
     BudgetExhausted {
@@ -104,6 +112,7 @@ impl Fault {
             | Fault::CallDepth { slot, .. }
             | Fault::UnknownHelper { slot, .. }
             | Fault::Helper { slot, .. }
+            | Fault::BadCallback { slot, .. }
             | Fault::BudgetExhausted { slot, .. }
             | Fault::Unsupported { slot, .. } => slot,
         }

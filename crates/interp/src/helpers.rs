@@ -35,6 +35,10 @@ pub enum HelperError {
     /// Any other failure, described.
     #[error("{0}")]
     Failed(String),
+    /// A fault inside a callback the helper ran ([`HelperContext::call`]); the engine reports
+    /// it as the run's fault.
+    #[error("{0}")]
+    Fault(Box<crate::Fault>),
 }
 
 /// A helper's access to memory outside the program's regions.
@@ -115,27 +119,60 @@ impl Kfuncs {
     }
 }
 
-/// What a host function sees while it runs: checked access to the program's memory (the stack,
-/// the input memory and host-registered regions, whatever the engine's mode) and the host state
-/// passed to the run.
+/// What a host function sees while it runs: access to the program's memory (the stack, the input
+/// memory and host-registered regions; validated in checked runs, direct in trusted runs), the
+/// host state passed to the run, and calls back into the program (callbacks).
 pub struct HelperContext<'a> {
-    regions: &'a Regions,
+    engine: &'a mut dyn Engine,
     env: Option<&'a mut (dyn Any + 'static)>,
 }
 
+/// The engine side of a helper call (implemented by the dispatch loop).
+pub(crate) trait Engine {
+    /// The run's regions.
+    fn regions(&self) -> &Regions;
+    /// The run's regions, to add one.
+    fn regions_mut(&mut self) -> &mut Regions;
+    /// Whether the run is trusted (no memory checks).
+    fn trusted(&self) -> bool;
+    /// Runs the function at raw slot `func` with r1..r5 = `args` in a new frame.
+    fn call(
+        &mut self,
+        func: u64,
+        args: [u64; 5],
+        env: Option<&mut (dyn Any + 'static)>,
+    ) -> Result<u64, crate::Fault>;
+}
+
 impl<'a> HelperContext<'a> {
-    pub(crate) fn new(regions: &'a Regions, env: Option<&'a mut (dyn Any + 'static)>) -> Self {
-        HelperContext { regions, env }
+    pub(crate) fn new(
+        engine: &'a mut dyn Engine,
+        env: Option<&'a mut (dyn Any + 'static)>,
+    ) -> Self {
+        HelperContext { engine, env }
+    }
+
+    /// Whether the run is trusted: accesses are not validated (see [`crate::Vm::run_trusted`]).
+    pub fn is_trusted(&self) -> bool {
+        self.engine.trusted()
     }
 
     /// Copies `buf.len()` bytes starting at program address `addr` into `buf`.
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
-        self.regions.copy_out(addr, buf)
+        if self.engine.trusted() {
+            crate::memory::copy_out_trusted(addr, buf);
+            return Ok(());
+        }
+        self.engine.regions().copy_out(addr, buf)
     }
 
     /// Copies `data` to program address `addr`.
     pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemoryError> {
-        self.regions.copy_in(addr, data)
+        if self.engine.trusted() {
+            crate::memory::copy_in_trusted(addr, data);
+            return Ok(());
+        }
+        self.engine.regions().copy_in(addr, data)
     }
 
     /// Reads a NUL-terminated string at `addr` (without the NUL), at most `max` bytes; fails if
@@ -155,6 +192,47 @@ impl<'a> HelperContext<'a> {
             size: max as u64 + 1,
             access: Access::Read,
         })
+    }
+
+    /// A pointer to `size` bytes of program memory at `addr` allowing `access` (for helpers
+    /// that operate in place, e.g. atomically). Checked runs validate it against the regions.
+    pub fn resolve(&self, addr: u64, size: u64, access: Access) -> Result<*mut u8, MemoryError> {
+        if self.engine.trusted() {
+            return Ok(std::ptr::with_exposed_provenance_mut(addr as usize));
+        }
+        self.engine
+            .regions()
+            .resolve(addr, size, access)
+            .ok_or(MemoryError { addr, size, access })
+    }
+
+    /// Makes `len` bytes at `ptr` accessible to the program for the rest of this run (e.g. a
+    /// map value a lookup returned). A no-op in trusted runs.
+    ///
+    /// # Safety
+    /// The memory must stay valid for reads (and writes with [`crate::Permission::ReadWrite`])
+    /// until the run ends, and must not be accessed through Rust references meanwhile.
+    #[allow(unsafe_code)] // an `unsafe fn`: the caller vouches for the region
+    pub unsafe fn add_region(&mut self, ptr: *mut u8, len: usize, permission: crate::Permission) {
+        if self.engine.trusted() {
+            // Exposing keeps the trusted model's exposed-provenance accesses sound.
+            let _ = ptr.expose_provenance();
+            return;
+        }
+        // SAFETY: forwarded from this function's contract.
+        let r = unsafe {
+            crate::memory::Region::new(ptr, len, permission == crate::Permission::ReadWrite)
+        };
+        self.engine.regions_mut().add_run_region(r);
+    }
+
+    /// Calls the program's function whose address (an `lddw` of kind
+    /// [`lull_isa::LdImm64Kind::Func`]) is `func`, with r1..r5 = `args`, in a new stack frame
+    /// below the current one, and returns its r0 — how `bpf_loop` and
+    /// `bpf_for_each_map_elem` run their callbacks. A fault inside the callback is returned
+    /// as is; pass it up with `HelperError::Fault`.
+    pub fn call(&mut self, func: u64, args: [u64; 5]) -> Result<u64, crate::Fault> {
+        self.engine.call(func, args, self.env.as_deref_mut())
     }
 
     /// The host state passed to the run, if it has type `T`.

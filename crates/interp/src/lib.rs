@@ -39,6 +39,7 @@
 mod alu;
 mod exec;
 mod fault;
+pub mod foreign;
 mod helpers;
 mod memory;
 mod op;

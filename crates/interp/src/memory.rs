@@ -92,14 +92,18 @@ pub(crate) struct Regions {
     stack: Region,
     /// The input memory (r1), if any.
     input: Region,
-    /// Host-registered regions.
+    /// Host-registered regions, sorted by start: the VM's and those helpers added during the
+    /// run.
     host: Vec<Region>,
+    /// The VM's regions (restored when the run ends).
+    persistent: Vec<Region>,
 }
 
 impl Regions {
     /// Regions made of a stack, the input memory and host regions; the stack window starts
     /// with the top `frame_size` bytes of `stack`.
     pub(crate) fn new(stack: Region, frame_size: u64, input: Region, host: Vec<Region>) -> Self {
+        let persistent = host.clone();
         let mut r = Regions {
             stack_floor: 0,
             stack_span: 0,
@@ -107,14 +111,32 @@ impl Regions {
             stack,
             input,
             host,
+            persistent,
         };
         r.set_stack_window(frame_size);
         r
     }
 
-    /// Gives back the host region list (to reuse its allocation).
+    /// Gives back the VM's host region list (to reuse its allocation), without the regions
+    /// helpers added for the run.
     pub(crate) fn into_host(self) -> Vec<Region> {
-        self.host
+        if self.host.len() == self.persistent.len() {
+            self.host
+        } else {
+            self.persistent
+        }
+    }
+
+    /// Adds a region for the rest of the run, unless the region just before it already covers
+    /// it with at least its permission (a repeated lookup of the same value).
+    pub(crate) fn add_run_region(&mut self, r: Region) {
+        let i = self.host.partition_point(|h| h.start <= r.start);
+        let covers = |h: &Region| h.locate(r.start, r.len).is_some() && (h.writable || !r.writable);
+        let covered = i.checked_sub(1).is_some_and(|i| covers(&self.host[i]));
+        if !covered {
+            let i = self.host.partition_point(|h| h.start <= r.start);
+            self.host.insert(i, r);
+        }
     }
 
     /// Makes the top `span` bytes of the stack accessible (called on local call and return).
@@ -144,9 +166,14 @@ impl Regions {
             return Some(p);
         }
         let write = access != Access::Read;
-        self.host
-            .iter()
-            .find_map(|r| r.locate(addr, size).filter(|_| r.writable || !write))
+        let ok = |r: &Region| r.locate(addr, size).filter(|_| r.writable || !write);
+        // `host` is sorted by start: the region starting at or before `addr` closest to it
+        // usually holds it; overlapping regions fall back to a scan.
+        let i = self.host.partition_point(|r| r.start <= addr);
+        if let Some(p) = i.checked_sub(1).and_then(|i| ok(&self.host[i])) {
+            return Some(p);
+        }
+        self.host.iter().find_map(ok)
     }
 
     /// Copies program memory at `addr` into `buf`.
@@ -184,6 +211,27 @@ impl Regions {
     }
 }
 
+/// Copies `buf.len()` bytes at `addr` without validation (trusted runs).
+pub(crate) fn copy_out_trusted(addr: u64, buf: &mut [u8]) {
+    if buf.is_empty() {
+        return;
+    }
+    let p = std::ptr::with_exposed_provenance::<u8>(addr as usize);
+    // SAFETY: only reached from a trusted run, whose caller guarantees (`Vm::run_trusted`) that
+    // every memory argument the verified program passes to a helper is valid for the access.
+    unsafe { std::ptr::copy(p, buf.as_mut_ptr(), buf.len()) };
+}
+
+/// Copies `data` to `addr` without validation (trusted runs).
+pub(crate) fn copy_in_trusted(addr: u64, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    let p = std::ptr::with_exposed_provenance_mut::<u8>(addr as usize);
+    // SAFETY: as for `copy_out_trusted`.
+    unsafe { std::ptr::copy(data.as_ptr(), p, data.len()) };
+}
+
 /// An integer type a load or store moves (host byte order, as BPF memory is).
 pub(crate) trait Word: Copy {
     /// Size in bytes.
@@ -201,6 +249,8 @@ word!(u8, u16, u32, u64);
 
 /// How the engine reaches memory; monomorphised, so each model's checks inline into the loop.
 pub(crate) trait MemoryModel {
+    /// Whether accesses skip validation.
+    const TRUSTED: bool;
     /// The regions (helpers always access memory through them, checked).
     fn regions(&self) -> &Regions;
     /// The regions, to move the stack window.
@@ -217,6 +267,7 @@ pub(crate) trait MemoryModel {
 pub(crate) struct Checked(pub(crate) Regions);
 
 impl MemoryModel for Checked {
+    const TRUSTED: bool = false;
     #[inline(always)]
     fn regions(&self) -> &Regions {
         &self.0
@@ -254,6 +305,7 @@ impl MemoryModel for Checked {
 pub(crate) struct Trusted(pub(crate) Regions);
 
 impl MemoryModel for Trusted {
+    const TRUSTED: bool = true;
     #[inline(always)]
     fn regions(&self) -> &Regions {
         &self.0

@@ -148,6 +148,8 @@ pub struct Program {
     pub(crate) calls: Box<[Helper]>,
     /// The helper table, for `callx`.
     pub(crate) helpers: Helpers,
+    /// Functions whose address an `lddw` of kind `Func` takes: (raw slot, op index), sorted.
+    pub(crate) funcs: Box<[(u32, u32)]>,
 }
 
 impl Program {
@@ -170,6 +172,14 @@ impl Program {
     pub fn slot_of(&self, index: usize) -> Option<usize> {
         self.slots.get(index).map(|&s| s as usize)
     }
+
+    /// The op index of the function whose address (the value an `lddw` of kind `Func`
+    /// loads: its raw slot) is `func`, if the program takes that function's address.
+    pub(crate) fn func_entry(&self, func: u64) -> Option<usize> {
+        let slot = u32::try_from(func).ok()?;
+        let i = self.funcs.binary_search_by_key(&slot, |&(s, _)| s).ok()?;
+        Some(self.funcs[i].1 as usize)
+    }
 }
 
 const NO_INSN: u32 = u32::MAX;
@@ -180,6 +190,7 @@ struct Lowering<'a> {
     /// Raw slot → op index (`NO_INSN` for the second slot of `lddw`).
     slot_to_op: Vec<u32>,
     calls: Vec<Helper>,
+    funcs: Vec<(u32, u32)>,
 }
 
 impl<'a> Lowering<'a> {
@@ -210,6 +221,7 @@ impl<'a> Lowering<'a> {
             options,
             slot_to_op,
             calls: Vec::new(),
+            funcs: Vec::new(),
         })
     }
 
@@ -225,11 +237,14 @@ impl<'a> Lowering<'a> {
         if !matches!(last.insn, Insn::Exit | Insn::Ja { .. }) {
             return Err(PrepareError::FallsOffEnd { slot: last.slot });
         }
+        self.funcs.sort_unstable();
+        self.funcs.dedup();
         Ok(Program {
             ops: ops.into_boxed_slice(),
             slots: slots.into_boxed_slice(),
             calls: self.calls.into_boxed_slice(),
             helpers: self.options.helpers.clone(),
+            funcs: self.funcs.into_boxed_slice(),
         })
     }
 
@@ -363,6 +378,13 @@ impl<'a> Lowering<'a> {
             } => {
                 let value = match kind {
                     LdImm64Kind::Imm => Insn::imm64(imm, next_imm),
+                    // A callback's address: its raw slot, which `HelperContext::call` accepts.
+                    LdImm64Kind::Func => {
+                        let op = self.target(slot, imm.into())?;
+                        let target = (slot as i64 + 1 + i64::from(imm)) as u32;
+                        self.funcs.push((target, op as u32));
+                        u64::from(target)
+                    }
                     _ => {
                         let resolver = self
                             .options

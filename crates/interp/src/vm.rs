@@ -152,7 +152,9 @@ impl Vm {
     /// Every load, store and atomic the program performs on this input must address memory
     /// valid for that access: the current or a caller's stack frame, the input memory, a
     /// registered host region, or other memory the caller knows to be valid and not aliased by
-    /// Rust references during the run. A verifier that proved the program's memory safety
+    /// Rust references during the run. The same holds for the memory arguments the program
+    /// passes to helpers, which [`crate::HelperContext`] then accesses directly, and for the
+    /// callback addresses it passes. A verifier that proved the program's memory safety
     /// discharges this; an unverified program must use [`Vm::run`].
     #[allow(unsafe_code)] // an `unsafe fn`: the caller vouches for memory safety
     pub unsafe fn run_trusted(&mut self, prog: &Program, input: Input<'_>) -> Result<u64, Fault> {
