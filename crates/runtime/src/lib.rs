@@ -1,10 +1,128 @@
-//! `lull-runtime`: the embedding API over Lull's crates.
+//! `lull-runtime`: the embedding API over Lull's crates — load BPF objects, verify their
+//! programs, run them with the kernel's maps, helpers and contexts.
 //!
-//! Today it joins the object loader to the verifier: [`verify::verifier_input`] turns a program
-//! of a loaded [`lull_object::Object`] (its linked instructions, maps, BTF line and func info)
-//! into the verifier's self-contained input, so every front end (`lull verify`, the selftests
-//! harness, hosts embedding Lull) judges a program the same way. Maps, helpers, hooks and the
-//! sleepable runtime grow here.
-#![forbid(unsafe_code)]
+//! ```no_run
+//! use lull_runtime::{Runtime, TestRun};
+//!
+//! let rt = Runtime::new();
+//! let obj = rt.load(lull_object::Object::open("prog.bpf.o", &Default::default())?)?;
+//! let prog = obj.program("handle")?;            // verified and prepared
+//! let out = prog.test_run(&TestRun { data: vec![0; 64], ..TestRun::default() })?;
+//! println!("r0 = {}", out.retval);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Module map: [`verify`] (object program → verifier input), [`loader`] (maps, verification,
+//! preparation: [`Runtime::load`], [`LoadedObject`]), [`program`] (runs: [`LoadedProgram`],
+//! [`TestRun`]), [`cpu`] (virtual CPUs), [`context`] (packet and tracing contexts),
+//! [`helpers`] (helper functions by kernel id, [`Registry`]), [`trace`] (the `trace_printk`
+//! stream), `env` (per-run helper state), `raw` (every raw pointer and system call, with its
+//! safety argument).
+#![deny(unsafe_code)]
 
+pub mod context;
+pub mod cpu;
+mod env;
+pub mod helpers;
+pub mod loader;
+pub mod program;
+mod raw;
+pub mod trace;
 pub mod verify;
+
+use std::sync::Arc;
+
+pub use env::RunEnv;
+pub use helpers::Registry;
+pub use loader::{LoadError, LoadedObject};
+pub use program::{ExecMode, LoadedProgram, RunError, TestRun, TestRunOutput};
+pub use trace::{TraceBuffer, TraceRecord, TraceSink};
+
+use lull_maps::MapContext;
+use lull_task::Task;
+
+/// What every object and program of a runtime shares.
+pub(crate) struct Shared {
+    pub(crate) map_ctx: MapContext,
+    pub(crate) cpus: cpu::Cpus,
+    pub(crate) registry: Registry,
+    pub(crate) trace: Arc<TraceBuffer>,
+    pub(crate) task: Option<Arc<Task>>,
+    pub(crate) mode: ExecMode,
+}
+
+/// A Lull runtime: virtual CPUs, the maps' RCU domain, the helper registry and the trace
+/// stream. Cheap to clone (a shared handle).
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("cpus", &self.shared.cpus.len())
+            .field("mode", &self.shared.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options of [`Runtime::with_options`].
+#[derive(Clone, Default)]
+pub struct RuntimeOptions {
+    /// Number of virtual CPUs (default: the machine's).
+    pub cpus: Option<u32>,
+    /// Execution mode (default: checked).
+    pub mode: ExecMode,
+    /// Helpers and kfuncs (default: [`Registry::kernel`]).
+    pub registry: Option<Registry>,
+    /// The task programs run for (default: the calling thread).
+    pub task: Option<Arc<Task>>,
+    /// The RCU domain maps reclaim through (default: a new one).
+    pub domain: Option<lull_rcu::Domain>,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime::new()
+    }
+}
+
+impl Runtime {
+    /// A runtime with the machine's number of CPUs, checked execution and the kernel helpers.
+    pub fn new() -> Runtime {
+        Runtime::with_options(RuntimeOptions::default())
+    }
+
+    /// A runtime configured by `opts`.
+    pub fn with_options(opts: RuntimeOptions) -> Runtime {
+        let machine = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let n = opts.cpus.unwrap_or(machine).max(1);
+        let domain = opts.domain.unwrap_or_default();
+        Runtime {
+            shared: Arc::new(Shared {
+                map_ctx: MapContext::with_domain(n, domain),
+                cpus: cpu::Cpus::new(n),
+                registry: opts.registry.unwrap_or_else(Registry::kernel),
+                trace: Arc::new(TraceBuffer::new()),
+                task: opts.task,
+                mode: opts.mode,
+            }),
+        }
+    }
+
+    /// Number of virtual CPUs.
+    pub fn nr_cpus(&self) -> u32 {
+        self.shared.cpus.len()
+    }
+
+    /// The map context (CPUs and RCU domain) maps of this runtime are created in.
+    pub fn map_context(&self) -> &MapContext {
+        &self.shared.map_ctx
+    }
+
+    /// The trace stream (`bpf_trace_printk` output of every run).
+    pub fn trace(&self) -> &Arc<TraceBuffer> {
+        &self.shared.trace
+    }
+}

@@ -146,6 +146,7 @@ pub fn verifier_input<'a>(
         log_level: opts.log_level,
         line_info,
         func_info,
+        kernel_btf: None,
     }
 }
 

@@ -7,7 +7,7 @@ use crate::case::Case;
 use crate::lull::{LullGap, LullRun};
 use crate::oracle::KernelRun;
 use crate::pattern::match_in_order;
-use crate::spec::POINTER_VALUE;
+use crate::spec::{Mode, POINTER_VALUE};
 
 /// What the kernel contributed to a case.
 #[derive(Clone, Debug)]
@@ -61,6 +61,9 @@ pub struct Judged {
     pub verdict_ok: Option<bool>,
     /// Lull's log matches the expected messages (`None` when not applicable).
     pub msgs_ok: Option<bool>,
+    /// Lull's run returned the expected `__retval` (`None` when no run was expected;
+    /// `Some(false)` also when Lull could not run the program).
+    pub retval_ok: Option<bool>,
     /// `None` = agreement, else (category, reason) for the xfail inventory.
     pub disagreement: Option<(String, String)>,
 }
@@ -161,6 +164,20 @@ pub fn judge(case: Case, kernel: KernelView, lull: Result<LullRun, LullGap>) -> 
         )),
         _ => None,
     };
+    // A run is expected where the reference accepts a case with a `__retval` (the kernel's
+    // mode of `RUN_TESTS`: privileged only).
+    let expects_run = expect.retval.is_some() && !reference_rejects && case.mode == Mode::Priv;
+    let retval_ok = match (expects_run, expect.retval, &lull) {
+        (
+            true,
+            Some(want),
+            Ok(LullRun {
+                run: Some(Ok(got)), ..
+            }),
+        ) => Some(want == POINTER_VALUE || *got == want),
+        (true, _, _) => Some(false),
+        _ => None,
+    };
     Judged {
         case,
         kernel,
@@ -171,6 +188,7 @@ pub fn judge(case: Case, kernel: KernelView, lull: Result<LullRun, LullGap>) -> 
         lull,
         verdict_ok,
         msgs_ok,
+        retval_ok,
         disagreement,
     }
 }
@@ -219,6 +237,7 @@ mod tests {
         Ok(LullRun {
             accepted,
             log: log.into(),
+            run: None,
         })
     }
 

@@ -1,6 +1,7 @@
 //! `lull-selftests`: runs the verifier selftests corpus and prints per-file rows and totals.
 //!
-//! Usage: `lull-selftests [--bless] [--no-kernel] [--filter SUBSTR] [--markdown PATH]`.
+//! Usage: `lull-selftests [--bless] [--no-kernel] [--filter SUBSTR] [--markdown PATH]
+//! [--inventory PATH]` (`--inventory` writes the current disagreements to PATH).
 //! Exit status: 0 when the run matches the xfail inventory (or after `--bless`), 1 when it does
 //! not, 2 on errors, 77 when the corpus cannot be built here (skipped).
 
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let mut opts = run::Options::from_env();
     let (mut bless, mut markdown) = (std::env::var("LULL_BLESS").is_ok_and(|v| v == "1"), None);
+    let mut inventory: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -17,9 +19,10 @@ fn main() -> ExitCode {
             "--no-kernel" => opts.kernel = false,
             "--filter" => opts.filter = args.next(),
             "--markdown" => markdown = args.next(),
+            "--inventory" => inventory = args.next(),
             "-h" | "--help" => {
                 println!(
-                    "usage: lull-selftests [--bless] [--no-kernel] [--filter SUBSTR] [--markdown PATH]"
+                    "usage: lull-selftests [--bless] [--no-kernel] [--filter SUBSTR] [--markdown PATH] [--inventory PATH]"
                 );
                 return ExitCode::SUCCESS;
             }
@@ -60,6 +63,15 @@ fn main() -> ExitCode {
     {
         eprintln!("lull-selftests: {path}: {e}");
         return ExitCode::from(2);
+    }
+    // The current disagreements, in the inventory's format, without touching the committed one.
+    if let Some(path) = inventory {
+        let text =
+            lull_selftests::xfail::render(&report::disagreements(&r), "current disagreements");
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("lull-selftests: {path}: {e}");
+            return ExitCode::from(2);
+        }
     }
     if bless {
         return match lull_selftests::bless(&r) {

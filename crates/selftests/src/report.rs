@@ -57,8 +57,8 @@ impl Stats {
         self.verdict_ok += usize::from(j.verdict_ok == Some(true));
         self.msg_total += usize::from(j.msgs_apply);
         self.msg_ok += usize::from(j.msgs_ok == Some(true));
-        let expects_run = j.case.expect.retval.is_some() && !j.reference_rejects;
-        self.retval_total += usize::from(expects_run);
+        self.retval_total += usize::from(j.retval_ok.is_some());
+        self.retval_ok += usize::from(j.retval_ok == Some(true));
         self.disasm_expectations += usize::from(j.case.expect.xlated + j.case.expect.jited > 0);
         match (&j.kernel, j.kernel_agreement) {
             (KernelView::Judged(_), Some(a)) => {
@@ -149,10 +149,7 @@ pub fn summary_lines(r: &RunReport) -> Vec<String> {
             ratio(t.verdict_ok, t.verdict_total)
         ),
         format!("message agreement: {}", ratio(t.msg_ok, t.msg_total)),
-        format!(
-            "retval agreement: {} (Lull does not run programs yet)",
-            ratio(t.retval_ok, t.retval_total)
-        ),
+        format!("retval agreement: {}", ratio(t.retval_ok, t.retval_total)),
         format!(
             "kernel vs annotations: {} verdicts; messages {}; retvals {}; {} cases the kernel cannot load here",
             ratio(t.kernel_verdict_ok, t.kernel_judged),

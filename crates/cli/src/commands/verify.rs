@@ -211,6 +211,7 @@ fn verify_object(
             bail!("{}: {e}", path.display());
         }
         let mut vi = verifier_input(&object, program, opts);
+        vi.kernel_btf = kernel_btf;
         if args.attach.is_some() {
             vi.attach_target = args.attach.clone();
         }

@@ -1,0 +1,292 @@
+//! Loading an object for execution: [`Runtime::load`] creates every map of a parsed object with
+//! `lull-maps` (global data with its initial contents, `.rodata`/`.kconfig` frozen, prog arrays
+//! and map-in-maps filled from the object's initial slots), and [`LoadedObject::program`]
+//! verifies a program with `lull-verifier` (refusing a rejected one with the verifier's
+//! message) and prepares it for the interpreter, resolving its `ld_imm64` map references.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use lull_abi::{MapType, map_flags};
+use lull_isa::LdImm64Kind;
+use lull_maps::{Map, MapError, MapSpec};
+use lull_object::{InitSlot, MapDef, Object, ObjectError};
+
+use crate::program::{LoadedProgram, StaticRegion};
+use crate::verify::{VerifyOptions, map_info, verify_program};
+use crate::{Runtime, raw};
+
+/// Why an object or program cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A map could not be created.
+    #[error("map '{map}': {source}")]
+    Map {
+        /// Map name.
+        map: String,
+        /// The kernel-style error.
+        source: MapError,
+    },
+    /// The object loader refuses the program (unknown section, unresolved extern…).
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    /// The verifier rejected the program.
+    #[error("program '{program}' rejected by the verifier: {message}")]
+    Rejected {
+        /// Program name.
+        program: String,
+        /// The verifier's message.
+        message: String,
+        /// The verifier log.
+        log: String,
+    },
+    /// The interpreter cannot run the verified program.
+    #[error("program '{program}': {source}")]
+    Prepare {
+        /// Program name.
+        program: String,
+        /// Why.
+        source: lull_interp::PrepareError,
+    },
+}
+
+/// An object whose maps exist, with its programs loaded on demand.
+pub struct LoadedObject {
+    runtime: Runtime,
+    object: Object,
+    maps: Vec<Arc<Map>>,
+    handles: Arc<[u64]>,
+    regions: Arc<[StaticRegion]>,
+    programs: Mutex<HashMap<String, Arc<LoadedProgram>>>,
+}
+
+impl std::fmt::Debug for LoadedObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedObject")
+            .field("name", &self.object.name)
+            .field("maps", &self.maps.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `MapSpec` of an object's map.
+pub fn map_spec(def: &MapDef, btf: Option<&lull_btf::Btf>) -> MapSpec {
+    let info = map_info(def, btf);
+    let mut spec = MapSpec::new(def.map_type, def.key_size, def.value_size, def.max_entries)
+        .with_flags(def.flags)
+        .with_name(def.name.clone());
+    spec.spin_lock_off = info.spin_lock_off;
+    if let Some(inner) = &def.inner {
+        spec = spec.with_inner(map_spec(inner, btf));
+    }
+    spec
+}
+
+impl Runtime {
+    /// Creates the maps of `object`.
+    pub fn load(&self, object: Object) -> Result<LoadedObject, LoadError> {
+        let btf = object.btf.as_ref();
+        let ctx = &self.shared.map_ctx;
+        let mut maps = Vec::with_capacity(object.maps.len());
+        for def in &object.maps {
+            let err = |source| LoadError::Map {
+                map: def.name.clone(),
+                source,
+            };
+            let spec = map_spec(def, btf);
+            let map = if def.kind.is_global_data() {
+                Map::create_with_data(spec, ctx, &def.data).map_err(err)?
+            } else {
+                Map::create(spec, ctx).map_err(err)?
+            };
+            if def.frozen {
+                map.freeze().map_err(err)?;
+            }
+            maps.push(map);
+        }
+        // Map-in-map initial slots (prog arrays are filled when their programs load).
+        for (def, map) in object.maps.iter().zip(&maps) {
+            for (index, slot) in &def.init_slots {
+                if let InitSlot::Map(i) = slot {
+                    let inner = maps.get(*i).cloned().ok_or_else(|| LoadError::Map {
+                        map: def.name.clone(),
+                        source: MapError::NotFound,
+                    })?;
+                    map.update_inner_map(&index.to_ne_bytes(), inner, 0)
+                        .map_err(|source| LoadError::Map {
+                            map: def.name.clone(),
+                            source,
+                        })?;
+                }
+            }
+        }
+        let handles: Arc<[u64]> = maps.iter().map(raw::map_handle).collect();
+        let regions: Arc<[StaticRegion]> = object
+            .maps
+            .iter()
+            .zip(&maps)
+            .filter(|(d, _)| d.kind.is_global_data())
+            .filter_map(|(d, m)| {
+                let p = m.direct_value_addr(0).ok()?;
+                Some(StaticRegion {
+                    addr: p.as_ptr().expose_provenance() as u64,
+                    len: d.value_size as usize,
+                    writable: m.prog_can_write(),
+                })
+            })
+            .collect();
+        Ok(LoadedObject {
+            runtime: self.clone(),
+            object,
+            maps,
+            handles,
+            regions,
+            programs: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+impl LoadedObject {
+    /// The runtime the object was loaded into.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The parsed object.
+    pub fn object(&self) -> &Object {
+        &self.object
+    }
+
+    /// The maps, in the object's order.
+    pub fn maps(&self) -> &[Arc<Map>] {
+        &self.maps
+    }
+
+    /// The map named `name` (libbpf's names: `<obj>.data` for global data).
+    pub fn map(&self, name: &str) -> Option<&Arc<Map>> {
+        let i = self.object.maps.iter().position(|m| m.name == name)?;
+        self.maps.get(i)
+    }
+
+    /// Verifies and prepares program `name` (once; later calls return the same program), and
+    /// the programs its object's prog arrays name initially, whose slots it fills.
+    pub fn program(&self, name: &str) -> Result<Arc<LoadedProgram>, LoadError> {
+        let p = self.load_one(name)?;
+        self.fill_prog_arrays(name);
+        Ok(p)
+    }
+
+    fn load_one(&self, name: &str) -> Result<Arc<LoadedProgram>, LoadError> {
+        if let Some(p) = self.lock().get(name) {
+            return Ok(Arc::clone(p));
+        }
+        let program = self.object.loadable_program(name)?;
+        let outcome = verify_program(&self.object, program, &VerifyOptions::default());
+        if !outcome.accepted {
+            let message = outcome
+                .error
+                .as_ref()
+                .map_or_else(|| "rejected".to_string(), |e| e.message.clone());
+            return Err(LoadError::Rejected {
+                program: name.to_string(),
+                message,
+                log: outcome.log,
+            });
+        }
+        let (helpers, kfuncs) = self.runtime.shared.registry.tables();
+        let handles = Arc::clone(&self.handles);
+        let maps = self.maps.clone();
+        let resolver: lull_interp::LdImm64Resolver = Arc::new(move |kind, imm, next_imm| {
+            let map = usize::try_from(imm)
+                .ok()
+                .and_then(|i| maps.get(i).map(|m| (i, m)))
+                .ok_or_else(|| format!("no map #{imm}"))?;
+            match kind {
+                LdImm64Kind::MapFd | LdImm64Kind::MapIdx => Ok(handles[map.0]),
+                LdImm64Kind::MapValue | LdImm64Kind::MapIdxValue => map
+                    .1
+                    .direct_value_addr(next_imm as u32)
+                    .map(|p| p.as_ptr().expose_provenance() as u64)
+                    .map_err(|e| e.to_string()),
+                other => Err(format!("{other:?} is not supported by the runtime")),
+            }
+        });
+        let opts = lull_interp::PrepareOptions {
+            helpers,
+            kfuncs,
+            resolver: Some(resolver),
+        };
+        let code = lull_interp::Program::prepare(&program.decoded, &opts).map_err(|source| {
+            LoadError::Prepare {
+                program: name.to_string(),
+                source,
+            }
+        })?;
+        let loaded = Arc::new(LoadedProgram {
+            name: name.to_string(),
+            prog_type: program.prog_type,
+            sleepable: program.sleepable,
+            code,
+            map_handles: Arc::clone(&self.handles),
+            regions: Arc::clone(&self.regions),
+            trustable: outcome.unmodelled_helpers.is_empty(),
+            shared: Arc::clone(&self.runtime.shared),
+        });
+        self.lock().insert(name.to_string(), Arc::clone(&loaded));
+        Ok(loaded)
+    }
+
+    /// Loads the programs the object's prog arrays hold initially; a program that fails to
+    /// load leaves its slot empty (a tail call to it then falls through).
+    fn fill_prog_arrays(&self, _requested: &str) {
+        for (def, map) in self.object.maps.iter().zip(&self.maps) {
+            if def.map_type != MapType::ProgArray {
+                continue;
+            }
+            for (index, slot) in &def.init_slots {
+                if let InitSlot::Program(p) = slot
+                    && !map.prog_slot_is_set(*index)
+                    && let Ok(prog) = self.load_one(p)
+                {
+                    let _ = map.set_prog(*index, prog);
+                }
+            }
+        }
+    }
+
+    /// Puts program `prog` into slot `index` of prog array `map` (loading it if needed).
+    pub fn set_tail_call(&self, map: &str, index: u32, prog: &str) -> Result<(), LoadError> {
+        let m = self.map(map).ok_or_else(|| LoadError::Map {
+            map: map.to_string(),
+            source: MapError::NotFound,
+        })?;
+        let p = self.load_one(prog)?;
+        m.set_prog(index, p).map_err(|source| LoadError::Map {
+            map: map.to_string(),
+            source,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LoadedProgram>>> {
+        self.programs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for LoadedObject {
+    /// Prog arrays hold their programs, which hold the object's maps: empty the arrays so the
+    /// cycle is broken (the kernel does the same when the last user reference goes).
+    fn drop(&mut self) {
+        for map in &self.maps {
+            if map.map_type() == MapType::ProgArray {
+                for i in 0..map.spec().max_entries {
+                    let _ = map.delete(&i.to_ne_bytes());
+                }
+            }
+        }
+    }
+}
+
+/// Whether a map's values are read-only for programs.
+pub fn prog_read_only(def: &MapDef) -> bool {
+    def.flags & map_flags::RDONLY_PROG != 0
+}
