@@ -1,8 +1,10 @@
 //! The execution engines a conformance run can use: the [`Engine`] trait (so a JIT can be
-//! plugged in later) and [`InterpEngine`], the interpreter in checked mode.
+//! plugged in later), [`InterpEngine`], the interpreter in checked mode, and [`JitEngine`],
+//! the Cranelift JIT in checked mode.
 
 use lull_interp::{Input, PrepareOptions, Program, Vm};
 use lull_isa::Located;
+use lull_jit::{JitProgram, JitVm, Mode};
 
 use crate::helpers::conformance_helpers;
 
@@ -49,6 +51,49 @@ impl Engine for InterpEngine {
 
     fn execute(&mut self, insns: &[Located], mem: &mut [u8]) -> Result<u64, String> {
         let prog = Program::prepare(insns, &self.options).map_err(|e| e.to_string())?;
+        let input = if mem.is_empty() {
+            Input::default()
+        } else {
+            Input::mem(mem)
+        };
+        self.vm.run(&prog, input).map_err(|e| e.to_string())
+    }
+}
+
+/// The JIT (`lull-jit`) in checked mode (every memory access validated, instruction budget on).
+#[derive(Debug)]
+pub struct JitEngine {
+    vm: JitVm,
+    options: PrepareOptions,
+}
+
+impl Default for JitEngine {
+    fn default() -> Self {
+        JitEngine::new()
+    }
+}
+
+impl JitEngine {
+    /// A JIT with the suite's helpers and the default instruction budget.
+    pub fn new() -> JitEngine {
+        JitEngine {
+            vm: JitVm::new(),
+            options: PrepareOptions {
+                helpers: conformance_helpers(),
+                ..PrepareOptions::default()
+            },
+        }
+    }
+}
+
+impl Engine for JitEngine {
+    fn name(&self) -> &str {
+        "jit"
+    }
+
+    fn execute(&mut self, insns: &[Located], mem: &mut [u8]) -> Result<u64, String> {
+        let prog =
+            JitProgram::compile(insns, &self.options, Mode::Checked).map_err(|e| e.to_string())?;
         let input = if mem.is_empty() {
             Input::default()
         } else {

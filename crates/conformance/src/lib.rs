@@ -22,7 +22,7 @@ pub mod parse;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use engine::{Engine, InterpEngine};
+pub use engine::{Engine, InterpEngine, JitEngine};
 pub use helpers::conformance_helpers;
 use lull_isa::{Insn, Located, asm};
 use parse::{Expectation, TestFile};

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use lull_conformance::{CaseOutcome, InterpEngine, run_dir_with};
+use lull_conformance::{CaseOutcome, InterpEngine, JitEngine, run_dir_with};
 
 use crate::Outcome;
 use crate::commands::run::Engine;
@@ -24,11 +24,11 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<Outcome> {
-    let mut engine = match args.engine {
-        Engine::Interp => InterpEngine::new(),
-        Engine::Jit => bail!("the JIT engine is not available yet; use --engine interp"),
+    let mut engine: Box<dyn lull_conformance::Engine> = match args.engine {
+        Engine::Interp => Box::new(InterpEngine::new()),
+        Engine::Jit => Box::new(JitEngine::new()),
     };
-    let summary = run_dir_with(&args.dir, &mut engine)
+    let summary = run_dir_with(&args.dir, engine.as_mut())
         .with_context(|| format!("cannot read directory {}", args.dir.display()))?;
     if summary.cases.is_empty() {
         bail!("{}: no .data files", args.dir.display());

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use lull_abi::MapType;
-use lull_interp::{PrepareOptions, Program, Vm};
+use lull_interp::{Input, PrepareOptions, Program, Vm};
+use lull_jit::{JitProgram, JitVm, Mode};
 use lull_runtime::{ExecMode, LoadError, Runtime, RuntimeOptions, TestRun};
 use serde_json::{Value, json};
 
@@ -27,7 +28,7 @@ use crate::timing::median_ns_per_run;
 pub enum Engine {
     /// The interpreter.
     Interp,
-    /// The JIT compiler (not built yet).
+    /// The Cranelift JIT (checked mode).
     Jit,
 }
 
@@ -91,11 +92,11 @@ MAP is the map's name as `lull inspect` prints it (`obj.data` style for global d
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<Outcome> {
-    if let Engine::Jit = args.engine {
-        bail!("the JIT engine is not available yet; use --engine interp");
-    }
     match (&args.raw, &args.object) {
         (Some(raw), _) => run_raw(&args, raw),
+        (None, Some(_)) if matches!(args.engine, Engine::Jit) => {
+            bail!("the JIT runs raw programs only for now (--raw FILE.bin); use --engine interp")
+        }
         (None, Some(obj)) => run_object(&args, obj),
         (None, None) => bail!("give an object file or --raw FILE.bin"),
     }
@@ -104,18 +105,31 @@ pub fn run(args: Args) -> Result<Outcome> {
 fn run_raw(args: &Args, raw: &Path) -> Result<Outcome> {
     let bytes = input::read(raw)?;
     let insns = input::decode_raw(raw, &bytes)?;
-    let program = Program::prepare(&insns, &PrepareOptions::default())
-        .with_context(|| raw.display().to_string())?;
     let mut mem = match &args.mem {
         Some(path) => input::read(path)?,
         None => Vec::new(),
     };
-    let mut vm = Vm::new();
     let mut retval = 0u64;
-    let duration_ns = median_ns_per_run(args.repeat, || {
-        retval = vm.run_mem(&program, &mut mem)?;
-        Ok::<(), lull_interp::Fault>(())
-    })
+    let duration_ns = match args.engine {
+        Engine::Interp => {
+            let program = Program::prepare(&insns, &PrepareOptions::default())
+                .with_context(|| raw.display().to_string())?;
+            let mut vm = Vm::new();
+            median_ns_per_run(args.repeat, || {
+                retval = vm.run_mem(&program, &mut mem)?;
+                Ok::<(), lull_interp::Fault>(())
+            })
+        }
+        Engine::Jit => {
+            let program = JitProgram::compile(&insns, &PrepareOptions::default(), Mode::Checked)
+                .with_context(|| raw.display().to_string())?;
+            let mut vm = JitVm::new();
+            median_ns_per_run(args.repeat, || {
+                retval = vm.run(&program, Input::mem(&mut mem))?;
+                Ok::<(), lull_interp::Fault>(())
+            })
+        }
+    }
     .with_context(|| format!("{}: run failed", raw.display()))?;
     if args.json {
         let line = json!({
@@ -269,7 +283,7 @@ fn parse_bytes(v: &Value, size: usize, unit: usize, what: &str) -> Result<Vec<u8
         Value::String(s) => {
             let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
             let s = s.strip_prefix("0x").unwrap_or(&s);
-            if s.len() % 2 != 0 {
+            if !s.len().is_multiple_of(2) {
                 bail!("{what}: hex string of odd length");
             }
             (0..s.len())

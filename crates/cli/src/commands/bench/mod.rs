@@ -1,13 +1,15 @@
-//! `lull bench`: times the interpreter on the four CPU-bound programs of `shared/bench` and
-//! prints nanoseconds per run and per executed instruction, next to the same C compiled natively
-//! and timed the same way in the same run (`--no-native` to skip), as a ratio.
+//! `lull bench`: times the interpreter and the JIT (both in checked mode) on the four CPU-bound
+//! programs of `shared/bench` and prints nanoseconds per run and per executed instruction, next
+//! to the same C compiled natively and timed the same way in the same run (`--no-native` to
+//! skip), as ratios.
 
 mod native;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use lull_interp::{PrepareOptions, Program, Vm};
+use lull_interp::{Input, PrepareOptions, Program, Vm};
+use lull_jit::{JitProgram, JitVm, Mode};
 
 use crate::Outcome;
 use crate::commands::input;
@@ -68,8 +70,15 @@ pub fn run(args: Args) -> Result<Outcome> {
     let scratch = std::env::temp_dir().join(format!("lull-bench-{}", std::process::id()));
     if !args.json {
         println!(
-            "{:<10} {:>14} {:>12} {:>10} {:>14} {:>10}  result",
-            "program", "ns/run", "insns/run", "ns/insn", "native ns/run", "vs native"
+            "{:<10} {:>14} {:>12} {:>10} {:>14} {:>10} {:>12} {:>10}  result",
+            "program",
+            "ns/run",
+            "insns/run",
+            "ns/insn",
+            "native ns/run",
+            "vs native",
+            "jit ns/run",
+            "jit/native"
         );
     }
     for &(name, expected) in PROGRAMS {
@@ -93,7 +102,18 @@ pub fn run(args: Args) -> Result<Outcome> {
         } else {
             0.0
         };
-        // The native baseline, timed right after the interpreter (same machine state).
+        // The JIT (checked mode), timed right after the interpreter.
+        let jit = JitProgram::compile(&insns, &PrepareOptions::default(), Mode::Checked)
+            .with_context(|| format!("{name}: JIT compilation failed"))?;
+        let mut jvm = JitVm::new();
+        let jit_retval = jvm
+            .run(&jit, Input::mem(&mut buf))
+            .with_context(|| format!("{name}: JIT run failed"))?;
+        let jit_ns = median_ns_per_run(args.repeat, || {
+            jvm.run(&jit, Input::mem(&mut buf)).map(|_| ())
+        })
+        .with_context(|| format!("{name}: JIT run failed"))?;
+        // The native baseline, timed right after the engines (same machine state).
         let native = if args.no_native {
             None
         } else {
@@ -107,7 +127,8 @@ pub fn run(args: Args) -> Result<Outcome> {
             }
         };
         let ratio = native.map(|n| ns as f64 / n.max(1) as f64);
-        let good = retval == expected;
+        let jit_ratio = native.map(|n| jit_ns as f64 / n.max(1) as f64);
+        let good = retval == expected && jit_retval == expected;
         ok &= good;
         if args.json {
             let line = serde_json::json!({
@@ -115,18 +136,21 @@ pub fn run(args: Args) -> Result<Outcome> {
                 "ok": good, "duration_ns": ns, "executed_insns": executed,
                 "ns_per_insn": (per_insn * 1000.0).round() / 1000.0, "repeat": args.repeat.max(1),
                 "native_ns": native, "ratio_to_native": ratio.map(|r| (r * 10.0).round() / 10.0),
+                "jit_retval": jit_retval, "jit_ns": jit_ns,
+                "jit_ratio_to_native": jit_ratio.map(|r| (r * 100.0).round() / 100.0),
             });
             println!("{line}");
         } else {
             let verdict = if good {
                 "ok".to_string()
             } else {
-                format!("WRONG: {retval}, expected {expected}")
+                format!("WRONG: interp {retval}, jit {jit_retval}, expected {expected}")
             };
             let native_col = native.map_or("-".to_string(), |n| n.to_string());
             let ratio_col = ratio.map_or("-".to_string(), |r| format!("{r:.1}x"));
+            let jit_col = jit_ratio.map_or("-".to_string(), |r| format!("{r:.2}x"));
             println!(
-                "{name:<10} {ns:>14} {executed:>12} {per_insn:>10.3} {native_col:>14} {ratio_col:>10}  {verdict}"
+                "{name:<10} {ns:>14} {executed:>12} {per_insn:>10.3} {native_col:>14} {ratio_col:>10} {jit_ns:>12} {jit_col:>10}  {verdict}"
             );
         }
     }
