@@ -1,10 +1,10 @@
-//! The bpf_conformance suite on the interpreter: every case of `tests/` passes (except the
+//! The bpf_conformance suite on every engine: every case of `tests/` passes (except the
 //! documented `NOT_APPLICABLE` ones) and every case of `negative/` is rejected.
 
 use std::path::PathBuf;
 
 use lull_conformance::parse::{self, Expectation};
-use lull_conformance::{NOT_APPLICABLE, run_dir};
+use lull_conformance::{Engine, InterpEngine, JitEngine, NOT_APPLICABLE, run_dir_with};
 
 fn suite(dir: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -12,9 +12,9 @@ fn suite(dir: &str) -> PathBuf {
         .join(dir)
 }
 
-#[test]
-fn every_positive_case_passes() {
-    let summary = run_dir(suite("tests")).expect("conformance tests directory is readable");
+fn every_positive_case_passes(engine: &mut dyn Engine) {
+    let summary =
+        run_dir_with(suite("tests"), engine).expect("conformance tests directory is readable");
     assert!(
         summary.cases.len() >= 300,
         "only {} cases found",
@@ -35,10 +35,9 @@ fn every_positive_case_passes() {
 /// a `-- raw` encoding with reserved fields set by the decoder (those files expect "any error",
 /// so the case passes exactly when the decoder refuses the program), and a valid program whose
 /// stated result or error is wrong by failing its check.
-#[test]
-fn every_negative_case_is_rejected() {
+fn every_negative_case_is_rejected(engine: &mut dyn Engine) {
     let dir = suite("negative");
-    let summary = run_dir(&dir).expect("conformance negative directory is readable");
+    let summary = run_dir_with(&dir, engine).expect("conformance negative directory is readable");
     assert!(
         summary.cases.len() >= 50,
         "only {} cases found",
@@ -67,4 +66,24 @@ fn every_negative_case_is_rejected() {
         not_rejected.is_empty(),
         "negative cases not rejected: {not_rejected:?}"
     );
+}
+
+#[test]
+fn every_positive_case_passes_on_the_interpreter() {
+    every_positive_case_passes(&mut InterpEngine::new());
+}
+
+#[test]
+fn every_negative_case_is_rejected_by_the_interpreter() {
+    every_negative_case_is_rejected(&mut InterpEngine::new());
+}
+
+#[test]
+fn every_positive_case_passes_on_the_jit() {
+    every_positive_case_passes(&mut JitEngine::new());
+}
+
+#[test]
+fn every_negative_case_is_rejected_by_the_jit() {
+    every_negative_case_is_rejected(&mut JitEngine::new());
 }
