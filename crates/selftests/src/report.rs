@@ -193,6 +193,29 @@ pub fn file_rows(r: &RunReport) -> Vec<String> {
         .collect()
 }
 
+/// The text report of a run, as the binary and the integration test print it: one row per file,
+/// the notes, the totals lines and where the time went.
+pub fn text(r: &RunReport) -> String {
+    let mut out = String::new();
+    for row in file_rows(r) {
+        let _ = writeln!(out, "{row}");
+    }
+    for n in r.oracle_notes.iter().chain(&r.notes) {
+        let _ = writeln!(out, "note: {n}");
+    }
+    for l in summary_lines(r) {
+        let _ = writeln!(out, "{l}");
+    }
+    let _ = writeln!(
+        out,
+        "time: corpus {:.1}s, oracle build {:.1}s, cases {:.1}s",
+        r.timings.corpus.as_secs_f64(),
+        r.timings.oracle_build.as_secs_f64(),
+        r.timings.cases.as_secs_f64()
+    );
+    out
+}
+
 /// The current disagreements, in inventory form.
 pub fn disagreements(r: &RunReport) -> Inventory {
     r.files

@@ -16,21 +16,7 @@ fn verifier_selftests_match_the_inventory() {
         }
         Err(e) => panic!("lull-selftests: {e}"),
     };
-    for row in report::file_rows(&r) {
-        println!("{row}");
-    }
-    for n in r.oracle_notes.iter().chain(&r.notes) {
-        println!("note: {n}");
-    }
-    for l in report::summary_lines(&r) {
-        println!("{l}");
-    }
-    println!(
-        "time: corpus {:.1}s, oracle build {:.1}s, cases {:.1}s",
-        r.timings.corpus.as_secs_f64(),
-        r.timings.oracle_build.as_secs_f64(),
-        r.timings.cases.as_secs_f64()
-    );
+    print!("{}", report::text(&r));
     let errors: Vec<String> = r
         .files
         .iter()
