@@ -64,6 +64,21 @@ fn access_fault(prog: &Program, pc: usize, addr: u64, size: u32, access: Access)
     }
 }
 
+/// The op at `pc`, without a bounds check on the dispatch path.
+#[inline(always)]
+fn op_at(ops: &[Op], pc: usize) -> &Op {
+    debug_assert!(pc < ops.len(), "pc {pc} outside the program");
+    // SAFETY: every pc the loop reaches is in range, by construction in `Program::prepare`:
+    // jump, call and function-address targets are checked op indices; the last op is `exit`
+    // or `ja`, so straight-line flow (and a return to the op after a local call, which is
+    // never last) stays inside; a superinstruction that continues two ops on exists only when
+    // that op does (`crate::fuse`); `run_from` starts at 0 or at a checked function entry.
+    #[allow(unsafe_code)]
+    unsafe {
+        ops.get_unchecked(pc)
+    }
+}
+
 fn slot(prog: &Program, pc: usize) -> usize {
     prog.slots.get(pc).map_or(pc, |&s| s as usize)
 }
@@ -233,6 +248,25 @@ fn run_from<M: MemoryModel, const METER: bool>(
             }
         };
     }
+    // A fused conditional jump over a `ja`: when `$cond` holds, continue after the `ja` (one
+    // instruction executed); otherwise take the `ja` to `$t` (two executed).
+    macro_rules! skip_or_jump {
+        ($cond:expr, $t:expr) => {{
+            if $cond {
+                goto!(pc + 2);
+            }
+            pc += 1;
+            goto!($t)
+        }};
+    }
+    // A fused `d = $v` followed by `d = $e` (which reads the new `d`); continues after the pair.
+    macro_rules! mov_alu {
+        ($d:ident, $v:expr, $e:expr) => {{
+            regs[$d] = $v;
+            regs[$d] = $e;
+            pc += 1;
+        }};
+    }
     macro_rules! call_helper {
         ($h:expr) => {{
             let h: Helper = $h;
@@ -273,7 +307,7 @@ fn run_from<M: MemoryModel, const METER: bool>(
     }
 
     loop {
-        let op = &ops[pc];
+        let op = op_at(ops, pc);
         let d = (op.dst & 15) as usize;
         let s = (op.src & 15) as usize;
         let imm = op.imm;
@@ -434,6 +468,114 @@ fn run_from<M: MemoryModel, const METER: bool>(
             Kind::Jslt32R => jmp!((regs[d] as i32) < regs[s] as i32, op.target()),
             Kind::Jsle32I => jmp!(regs[d] as i32 <= imm as i32, op.target()),
             Kind::Jsle32R => jmp!(regs[d] as i32 <= regs[s] as i32, op.target()),
+            // Fused conditional jump over a `ja` (see `crate::fuse`).
+            Kind::JeqIJa => skip_or_jump!(regs[d] == imm, op.target()),
+            Kind::JeqRJa => skip_or_jump!(regs[d] == regs[s], op.target()),
+            Kind::JneIJa => skip_or_jump!(regs[d] != imm, op.target()),
+            Kind::JneRJa => skip_or_jump!(regs[d] != regs[s], op.target()),
+            Kind::JgtIJa => skip_or_jump!(regs[d] > imm, op.target()),
+            Kind::JgtRJa => skip_or_jump!(regs[d] > regs[s], op.target()),
+            Kind::JgeIJa => skip_or_jump!(regs[d] >= imm, op.target()),
+            Kind::JgeRJa => skip_or_jump!(regs[d] >= regs[s], op.target()),
+            Kind::JltIJa => skip_or_jump!(regs[d] < imm, op.target()),
+            Kind::JltRJa => skip_or_jump!(regs[d] < regs[s], op.target()),
+            Kind::JleIJa => skip_or_jump!(regs[d] <= imm, op.target()),
+            Kind::JleRJa => skip_or_jump!(regs[d] <= regs[s], op.target()),
+            Kind::JsetIJa => skip_or_jump!(regs[d] & imm != 0, op.target()),
+            Kind::JsetRJa => skip_or_jump!(regs[d] & regs[s] != 0, op.target()),
+            Kind::JsgtIJa => skip_or_jump!((regs[d] as i64) > imm as i64, op.target()),
+            Kind::JsgtRJa => skip_or_jump!((regs[d] as i64) > regs[s] as i64, op.target()),
+            Kind::JsgeIJa => skip_or_jump!((regs[d] as i64) >= imm as i64, op.target()),
+            Kind::JsgeRJa => skip_or_jump!((regs[d] as i64) >= regs[s] as i64, op.target()),
+            Kind::JsltIJa => skip_or_jump!((regs[d] as i64) < imm as i64, op.target()),
+            Kind::JsltRJa => skip_or_jump!((regs[d] as i64) < regs[s] as i64, op.target()),
+            Kind::JsleIJa => skip_or_jump!((regs[d] as i64) <= imm as i64, op.target()),
+            Kind::JsleRJa => skip_or_jump!((regs[d] as i64) <= regs[s] as i64, op.target()),
+            Kind::Jeq32IJa => skip_or_jump!((regs[d] as u32) == imm as u32, op.target()),
+            Kind::Jeq32RJa => skip_or_jump!((regs[d] as u32) == regs[s] as u32, op.target()),
+            Kind::Jne32IJa => skip_or_jump!((regs[d] as u32) != imm as u32, op.target()),
+            Kind::Jne32RJa => skip_or_jump!((regs[d] as u32) != regs[s] as u32, op.target()),
+            Kind::Jgt32IJa => skip_or_jump!((regs[d] as u32) > imm as u32, op.target()),
+            Kind::Jgt32RJa => skip_or_jump!((regs[d] as u32) > regs[s] as u32, op.target()),
+            Kind::Jge32IJa => skip_or_jump!((regs[d] as u32) >= imm as u32, op.target()),
+            Kind::Jge32RJa => skip_or_jump!((regs[d] as u32) >= regs[s] as u32, op.target()),
+            Kind::Jlt32IJa => skip_or_jump!((regs[d] as u32) < imm as u32, op.target()),
+            Kind::Jlt32RJa => skip_or_jump!((regs[d] as u32) < regs[s] as u32, op.target()),
+            Kind::Jle32IJa => skip_or_jump!((regs[d] as u32) <= imm as u32, op.target()),
+            Kind::Jle32RJa => skip_or_jump!((regs[d] as u32) <= regs[s] as u32, op.target()),
+            Kind::Jset32IJa => skip_or_jump!((regs[d] as u32) & imm as u32 != 0, op.target()),
+            Kind::Jset32RJa => skip_or_jump!((regs[d] as u32) & regs[s] as u32 != 0, op.target()),
+            Kind::Jsgt32IJa => skip_or_jump!((regs[d] as i32) > imm as i32, op.target()),
+            Kind::Jsgt32RJa => skip_or_jump!((regs[d] as i32) > regs[s] as i32, op.target()),
+            Kind::Jsge32IJa => skip_or_jump!((regs[d] as i32) >= imm as i32, op.target()),
+            Kind::Jsge32RJa => skip_or_jump!((regs[d] as i32) >= regs[s] as i32, op.target()),
+            Kind::Jslt32IJa => skip_or_jump!((regs[d] as i32) < imm as i32, op.target()),
+            Kind::Jslt32RJa => skip_or_jump!((regs[d] as i32) < regs[s] as i32, op.target()),
+            Kind::Jsle32IJa => skip_or_jump!((regs[d] as i32) <= imm as i32, op.target()),
+            Kind::Jsle32RJa => skip_or_jump!((regs[d] as i32) <= regs[s] as i32, op.target()),
+            // Fused `mov` + ALU op on the same register.
+            Kind::MovAdd64I => mov_alu!(d, regs[s], regs[d].wrapping_add(imm)),
+            Kind::MovSub64I => mov_alu!(d, regs[s], regs[d].wrapping_sub(imm)),
+            Kind::MovMul64I => mov_alu!(d, regs[s], regs[d].wrapping_mul(imm)),
+            Kind::MovAnd64I => mov_alu!(d, regs[s], regs[d] & imm),
+            Kind::MovOr64I => mov_alu!(d, regs[s], regs[d] | imm),
+            Kind::MovXor64I => mov_alu!(d, regs[s], regs[d] ^ imm),
+            Kind::MovLsh64I => mov_alu!(d, regs[s], regs[d] << (imm & 63)),
+            Kind::MovRsh64I => mov_alu!(d, regs[s], regs[d] >> (imm & 63)),
+            Kind::MovArsh64I => mov_alu!(d, regs[s], ((regs[d] as i64) >> (imm & 63)) as u64),
+            Kind::MovAdd64R => mov_alu!(
+                d,
+                regs[s],
+                regs[d].wrapping_add(regs[(op.aux & 15) as usize])
+            ),
+            Kind::MovSub64R => mov_alu!(
+                d,
+                regs[s],
+                regs[d].wrapping_sub(regs[(op.aux & 15) as usize])
+            ),
+            Kind::MovMul64R => mov_alu!(
+                d,
+                regs[s],
+                regs[d].wrapping_mul(regs[(op.aux & 15) as usize])
+            ),
+            Kind::MovAnd64R => mov_alu!(d, regs[s], regs[d] & regs[(op.aux & 15) as usize]),
+            Kind::MovOr64R => mov_alu!(d, regs[s], regs[d] | regs[(op.aux & 15) as usize]),
+            Kind::MovXor64R => mov_alu!(d, regs[s], regs[d] ^ regs[(op.aux & 15) as usize]),
+            Kind::MovAdd32I => mov_alu!(
+                d,
+                regs[s] as u32 as u64,
+                (regs[d] as u32).wrapping_add(imm as u32) as u64
+            ),
+            Kind::MovAnd32I => mov_alu!(
+                d,
+                regs[s] as u32 as u64,
+                (regs[d] as u32 & imm as u32) as u64
+            ),
+            Kind::MovOr32I => mov_alu!(
+                d,
+                regs[s] as u32 as u64,
+                (regs[d] as u32 | imm as u32) as u64
+            ),
+            Kind::MovXor32I => mov_alu!(
+                d,
+                regs[s] as u32 as u64,
+                (regs[d] as u32 ^ imm as u32) as u64
+            ),
+            Kind::MovLsh32I => mov_alu!(
+                d,
+                regs[s] as u32 as u64,
+                ((regs[d] as u32) << (imm & 31)) as u64
+            ),
+            Kind::MovRsh32I => mov_alu!(
+                d,
+                regs[s] as u32 as u64,
+                ((regs[d] as u32) >> (imm & 31)) as u64
+            ),
+            Kind::MovArsh32I => mov_alu!(
+                d,
+                regs[s] as u32 as u64,
+                ((regs[d] as i32) >> (imm & 31)) as u32 as u64
+            ),
             Kind::MayGoto => {
                 if may_goto == 0 {
                     goto!(op.target());

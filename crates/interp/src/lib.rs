@@ -40,6 +40,7 @@ mod alu;
 mod exec;
 mod fault;
 pub mod foreign;
+mod fuse;
 mod helpers;
 mod memory;
 mod op;

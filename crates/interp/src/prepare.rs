@@ -27,6 +27,9 @@ pub struct PrepareOptions {
     pub kfuncs: Kfuncs,
     /// Resolver for `lddw` kinds other than [`LdImm64Kind::Imm`]; without one they are rejected.
     pub resolver: Option<LdImm64Resolver>,
+    /// Lower exactly one op per instruction, without superinstructions (`crate::fuse`). Runs
+    /// give the same results and counts either way; this exists to test that.
+    pub no_fusion: bool,
 }
 
 impl std::fmt::Debug for PrepareOptions {
@@ -35,6 +38,7 @@ impl std::fmt::Debug for PrepareOptions {
             .field("helpers", &self.helpers)
             .field("kfuncs", &self.kfuncs)
             .field("resolver", &self.resolver.as_ref().map(|_| "<fn>"))
+            .field("no_fusion", &self.no_fusion)
             .finish()
     }
 }
@@ -236,6 +240,9 @@ impl<'a> Lowering<'a> {
         let last = self.insns[self.insns.len() - 1];
         if !matches!(last.insn, Insn::Exit | Insn::Ja { .. }) {
             return Err(PrepareError::FallsOffEnd { slot: last.slot });
+        }
+        if !self.options.no_fusion {
+            crate::fuse::fuse(&mut ops);
         }
         self.funcs.sort_unstable();
         self.funcs.dedup();

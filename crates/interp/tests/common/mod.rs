@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use lull_interp::{Fault, Input, PrepareError, PrepareOptions, Program, Vm};
-use lull_isa::{AluOp, Insn, JmpCond, Located, Operand, Reg, Size, Width};
+use lull_isa::{AluOp, CallTarget, Insn, JmpCond, Located, Operand, Reg, Size, Width};
 
 /// Gives each instruction its slot.
 pub fn locate(insns: &[Insn]) -> Vec<Located> {
@@ -143,3 +143,35 @@ pub fn ja(off: i32) -> Insn {
 }
 
 pub const EXIT: Insn = Insn::Exit;
+
+/// Re-targets jumps and local calls to a slot inside the program (`raw mod len`), calls to the
+/// registered helper, and most writes of r10 elsewhere, so that many programs prepare.
+pub fn fold_targets(insns: &mut [Insn]) {
+    let slots: usize = insns.iter().map(Insn::slots).sum();
+    let mut slot = 0i64;
+    for insn in insns.iter_mut() {
+        let fold = |rel: i64| (rel.rem_euclid(slots as i64)) - slot - 1;
+        match insn {
+            Insn::Ja { off, long: true } => *off = fold((*off).into()) as i32,
+            Insn::Ja { off, long: false } => *off = fold((*off).into()) as i32,
+            Insn::Jump { off, .. } | Insn::MayGoto { off } => {
+                *off = fold((*off).into()).clamp(i16::MIN.into(), i16::MAX.into()) as i16
+            }
+            Insn::Call(CallTarget::Local(rel)) => *rel = fold((*rel).into()) as i32,
+            Insn::Call(CallTarget::Helper(id)) => *id = id.rem_euclid(3),
+            Insn::Call(CallTarget::Kfunc { .. }) => *insn = Insn::Call(CallTarget::Helper(1)),
+            // Writes to r10 are rejected at prepare time; aim most of them at r9 instead.
+            Insn::Alu { dst, .. }
+            | Insn::Endian { dst, .. }
+            | Insn::Load { dst, .. }
+            | Insn::LdImm64 { dst, .. }
+                if *dst == Reg::R10 && slot % 4 != 0 =>
+            {
+                *dst = Reg::R9
+            }
+            Insn::Atomic { src, .. } if *src == Reg::R10 && slot % 4 != 0 => *src = Reg::R9,
+            _ => {}
+        }
+        slot += insn.slots() as i64;
+    }
+}
