@@ -513,6 +513,11 @@ fn run_from<M: MemoryModel, const METER: bool>(
             Kind::Jslt32RJa => skip_or_jump!((regs[d] as i32) < regs[s] as i32, op.target()),
             Kind::Jsle32IJa => skip_or_jump!((regs[d] as i32) <= imm as i32, op.target()),
             Kind::Jsle32RJa => skip_or_jump!((regs[d] as i32) <= regs[s] as i32, op.target()),
+            Kind::AddAdd64I => {
+                regs[d] = regs[d].wrapping_add(imm);
+                regs[s] = regs[s].wrapping_add(op.off());
+                pc += 1;
+            }
             // Fused `mov` + ALU op on the same register.
             Kind::MovAdd64I => mov_alu!(d, regs[s], regs[d].wrapping_add(imm)),
             Kind::MovSub64I => mov_alu!(d, regs[s], regs[d].wrapping_sub(imm)),

@@ -1,9 +1,10 @@
 //! Superinstructions: pairs of adjacent ops that clang emits constantly, rewritten into one op
 //! so the dispatch loop pays one dispatch for two instructions.
 //!
-//! Two shapes are fused:
+//! Three shapes are fused:
 //! - a conditional jump over the unconditional jump that follows it (`if c goto +1; goto L`, the
 //!   bottom of most compiled loops) becomes one two-way branch;
+//! - two immediate adds in a row (`i += 1; p += 4`, a loop's induction variables);
 //! - a register move followed by an ALU op on the moved-to register (`r2 = r1; r2 <<= 13`, the
 //!   two-address ISA's way of writing `r2 = r1 << 13`, and `r2 = r10; r2 += -8`).
 //!
@@ -32,7 +33,7 @@ pub(crate) fn fuse(ops: &mut [Op]) {
             }
             continue;
         }
-        if let Some(f) = mov_then_alu(op, next) {
+        if let Some(f) = mov_then_alu(op, next).or_else(|| add_then_add(op, next)) {
             ops[i] = f;
         }
     }
@@ -87,6 +88,23 @@ fn jump_over_ja(k: Kind) -> Option<Kind> {
         Jsle32I => Jsle32IJa,
         Jsle32R => Jsle32RJa,
         _ => return None,
+    })
+}
+
+/// Two 64-bit immediate adds (`i += 1; p += 4`), as one op. The second immediate came from a
+/// 32-bit field, so it fits `a`.
+fn add_then_add(first: Op, second: Op) -> Option<Op> {
+    if first.kind != Kind::Add64I || second.kind != Kind::Add64I {
+        return None;
+    }
+    let imm2 = i32::try_from(second.imm as i64).ok()?;
+    Some(Op {
+        kind: Kind::AddAdd64I,
+        dst: first.dst,
+        src: second.dst,
+        aux: 0,
+        a: imm2,
+        imm: first.imm,
     })
 }
 
@@ -181,5 +199,20 @@ mod tests {
         assert_eq!((ops[0].dst, ops[0].src, ops[0].imm), (2, 0, 13));
         assert_eq!(ops[1].kind, Kind::Lsh64I);
         assert_eq!(ops[2].kind, Kind::Mov64R, "different destinations");
+    }
+
+    #[test]
+    fn immediate_add_pairs_keep_both_immediates() {
+        let mut ops = [
+            op(Kind::Add64I, 5, 0, 0, 1),
+            op(Kind::Add64I, 4, 0, 0, (-4i64) as u64),
+            op(Kind::Exit, 0, 0, 0, 0),
+        ];
+        fuse(&mut ops);
+        assert_eq!(ops[0].kind, Kind::AddAdd64I);
+        assert_eq!(
+            (ops[0].dst, ops[0].imm, ops[0].src, ops[0].off()),
+            (5, 1, 4, (-4i64) as u64)
+        );
     }
 }

@@ -204,6 +204,9 @@ pub(crate) enum Kind {
     Jslt32RJa,
     Jsle32IJa,
     Jsle32RJa,
+    /// Superinstruction: `dst += imm; src += a` (two 64-bit immediate adds, the induction
+    /// variables of a loop; `src` names the second destination).
+    AddAdd64I,
     // Superinstructions: `d = s` followed by an ALU op on `d` (`imm` is the second op's
     // immediate; for `…R` kinds `aux` holds its source register).
     MovAdd64I,

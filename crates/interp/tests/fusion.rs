@@ -1,5 +1,5 @@
 //! Superinstructions change nothing observable: random programs, rich in the fused shapes
-//! (`mov` + ALU on the same register, a conditional jump over a `ja`), give the same result,
+//! (`mov` + ALU on the same register, two immediate adds, a conditional jump over a `ja`), give the same result,
 //! fault, memory and executed-instruction count with and without fusion.
 
 mod common;
@@ -99,6 +99,21 @@ fn piece() -> impl Strategy<Value = Vec<Insn>> {
                 },
             ]
         ),
+        // Two immediate adds.
+        (reg(), any::<i32>(), reg(), any::<i32>()).prop_map(|(a, x, b, y)| vec![
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst: a,
+                src: Operand::Imm(x)
+            },
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst: b,
+                src: Operand::Imm(y)
+            },
+        ]),
         // Anything else from the ISA strategy.
         lull_isa::strategy::insn().prop_map(|i| vec![i]),
     ]
