@@ -267,10 +267,28 @@ fn run_from<M: MemoryModel, const METER: bool>(
             pc += 1;
         }};
     }
+    // Return from the current function (the main one: end the run).
+    macro_rules! ret {
+        () => {{
+            if depth == base {
+                settle!();
+                return Ok(regs[0]);
+            }
+            depth -= 1;
+            let f = st.frames[depth];
+            regs[6..10].copy_from_slice(&f.saved);
+            regs[10] = regs[10].wrapping_add(FRAME_SIZE as u64);
+            may_goto = f.may_goto;
+            mem.regions_mut()
+                .set_stack_window(((depth + 1) * FRAME_SIZE) as u64);
+            goto!(f.ret);
+        }};
+    }
+    // Calls helper `$h` with `$args`; evaluates to its return value.
     macro_rules! call_helper {
-        ($h:expr) => {{
+        ($h:expr, $args:expr) => {{
             let h: Helper = $h;
-            let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
+            let args: [u64; 5] = $args;
             let mut site = CallSite::<M, METER> {
                 prog,
                 mem: &mut *mem,
@@ -291,7 +309,7 @@ fn run_from<M: MemoryModel, const METER: bool>(
                 executed += site.executed;
             }
             match r {
-                Ok(v) => regs[0] = v,
+                Ok(v) => v,
                 Err(HelperError::Exit(v)) => {
                     settle!();
                     return Ok(v);
@@ -590,12 +608,14 @@ fn run_from<M: MemoryModel, const METER: bool>(
             // Calls.
             Kind::Call => {
                 let h = prog.calls[op.a as u32 as usize];
-                call_helper!(h);
+                regs[0] = call_helper!(h, [regs[1], regs[2], regs[3], regs[4], regs[5]]);
             }
             Kind::CallX => {
                 let id = regs[d];
                 match prog.helpers.get(id) {
-                    Some(&h) => call_helper!(h),
+                    Some(&h) => {
+                        regs[0] = call_helper!(h, [regs[1], regs[2], regs[3], regs[4], regs[5]])
+                    }
                     None => fault!(Fault::UnknownHelper {
                         slot: slot(prog, pc),
                         id,
@@ -621,20 +641,21 @@ fn run_from<M: MemoryModel, const METER: bool>(
                     .set_stack_window(((depth + 1) * FRAME_SIZE) as u64);
                 goto!(op.target());
             }
-            Kind::Exit => {
-                if depth == base {
-                    settle!();
-                    return Ok(regs[0]);
+            Kind::LdAbs | Kind::LdInd => {
+                let base_off = if op.kind == Kind::LdInd { regs[s] } else { 0 };
+                // The kernel computes the offset in a 64-bit register and passes it as `int`.
+                let off = base_off.wrapping_add(imm) as i32;
+                let args = [regs[6], off as i64 as u64, u64::from(op.aux), 0, 0];
+                let h = prog.calls[op.a as u32 as usize];
+                let r = call_helper!(h, args);
+                if (r as i64) < 0 {
+                    // Not in the packet: the current function returns 0.
+                    regs[0] = 0;
+                    ret!();
                 }
-                depth -= 1;
-                let f = st.frames[depth];
-                regs[6..10].copy_from_slice(&f.saved);
-                regs[10] = regs[10].wrapping_add(FRAME_SIZE as u64);
-                may_goto = f.may_goto;
-                mem.regions_mut()
-                    .set_stack_window(((depth + 1) * FRAME_SIZE) as u64);
-                goto!(f.ret);
+                regs[0] = r;
             }
+            Kind::Exit => ret!(),
             Kind::Unsupported => fault!(Fault::Unsupported {
                 slot: slot(prog, pc),
                 what: Unsupported::from_u8(op.aux).what(),

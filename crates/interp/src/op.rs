@@ -231,6 +231,11 @@ pub(crate) enum Kind {
     MovLsh32I,
     MovRsh32I,
     MovArsh32I,
+    /// Legacy packet load `r0 = ntoh(*(size *)(skb->data + imm))` through the packet loader at
+    /// index `a` of the call table; `aux` is the size in bytes.
+    LdAbs,
+    /// As [`Kind::LdAbs`] at `src + imm`.
+    LdInd,
     /// Call the helper or kfunc at index `a` of the program's call table.
     Call,
     /// Call the local function starting at op `target`.

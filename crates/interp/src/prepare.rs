@@ -27,6 +27,12 @@ pub struct PrepareOptions {
     pub kfuncs: Kfuncs,
     /// Resolver for `lddw` kinds other than [`LdImm64Kind::Imm`]; without one they are rejected.
     pub resolver: Option<LdImm64Resolver>,
+    /// How the legacy packet loads (`LD_ABS`/`LD_IND`) reach the packet: called like the
+    /// kernel's `bpf_skb_load_helper_{8,16,32}` with `[r6 (the context), offset (a signed
+    /// 32-bit value), size in bytes, 0, 0]`; returns the value in host order, or a negative
+    /// errno when the bytes are not in the packet (the current function then returns 0).
+    /// Without one, those instructions fault when reached.
+    pub packet_loader: Option<Helper>,
     /// Lower exactly one op per instruction, without superinstructions (`crate::fuse`). Runs
     /// give the same results and counts either way; this exists to test that.
     pub no_fusion: bool,
@@ -38,6 +44,7 @@ impl std::fmt::Debug for PrepareOptions {
             .field("helpers", &self.helpers)
             .field("kfuncs", &self.kfuncs)
             .field("resolver", &self.resolver.as_ref().map(|_| "<fn>"))
+            .field("packet_loader", &self.packet_loader.map(|h| h.name))
             .field("no_fusion", &self.no_fusion)
             .finish()
     }
@@ -407,7 +414,18 @@ impl<'a> Lowering<'a> {
                 };
                 Op::new(Kind::LdImm64, dst.num(), 0, 0, value)
             }
-            Insn::LdAbs { .. } | Insn::LdInd { .. } => unsupported(Unsupported::PacketLoad),
+            Insn::LdAbs { size, imm } | Insn::LdInd { size, imm, .. } => {
+                let Some(loader) = self.options.packet_loader else {
+                    return Ok(unsupported(Unsupported::PacketLoad));
+                };
+                let (kind, src) = match l.insn {
+                    Insn::LdInd { src, .. } => (Kind::LdInd, src.num()),
+                    _ => (Kind::LdAbs, 0),
+                };
+                let mut o = Op::new(kind, 0, src, self.call_index(loader), imm as i64 as u64);
+                o.aux = size.bytes() as u8;
+                o
+            }
             Insn::AddrSpaceCast { dst, .. } => {
                 let mut o = unsupported(Unsupported::AddrSpaceCast);
                 o.dst = dst.num();

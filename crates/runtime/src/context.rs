@@ -326,6 +326,24 @@ impl Context {
         }
     }
 
+    /// Where a socket buffer's headers and data are, for `LD_ABS`/`LD_IND` (skb contexts only):
+    /// the frame starts with its Ethernet header, the network header follows it, and `data`
+    /// is the frame (tc) or the network header (socket filters, after `eth_type_trans`).
+    pub(crate) fn packet_view(&mut self) -> Option<crate::helpers::packet::PacketView> {
+        let ContextKind::Skb { l2 } = self.kind else {
+            return None;
+        };
+        let (off, len) = self.pkt;
+        let mac = self.ctx_addr() + off as u64;
+        let network = mac + ETH_HLEN as u64;
+        Some(crate::helpers::packet::PacketView {
+            mac,
+            network,
+            data: if l2 { mac } else { network },
+            end: mac + len as u64,
+        })
+    }
+
     /// The memory the program may access: (pointer, length).
     pub(crate) fn memory(&mut self) -> (*mut u8, usize) {
         match &mut self.storage {

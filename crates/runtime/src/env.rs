@@ -38,6 +38,8 @@ pub struct RunEnv {
     pub(crate) func_ip: u64,
     /// `bpf_get_attach_cookie` result.
     pub(crate) cookie: u64,
+    /// The socket buffer's headers and data, in runs of socket-buffer programs (`LD_ABS`).
+    pub(crate) packet: Option<crate::helpers::packet::PacketView>,
 }
 
 impl RunEnv {
@@ -56,6 +58,7 @@ impl RunEnv {
             rng: seed | 1,
             func_ip: 0,
             cookie: 0,
+            packet: None,
         }
     }
 
@@ -84,5 +87,6 @@ impl RunEnv {
         self.tail_calls = 0;
         self.reservations.clear();
         self.scratch.clear();
+        self.packet = None;
     }
 }

@@ -215,6 +215,8 @@ impl LoadedObject {
             helpers,
             kfuncs,
             resolver: Some(resolver),
+            packet_loader: Some(crate::helpers::packet::LOADER),
+            ..lull_interp::PrepareOptions::default()
         };
         let code = lull_interp::Program::prepare(&program.decoded, &opts).map_err(|source| {
             LoadError::Prepare {

@@ -175,7 +175,7 @@ impl LoadedProgram {
     /// outside the stack, map values and global data.
     pub fn run_args(self: &Arc<Self>, args: [u64; 5]) -> Result<u64, RunError> {
         let mut cpu = self.shared.cpus.acquire();
-        self.run_raw(&mut cpu, args, None)
+        self.run_raw(&mut cpu, args, None, None)
     }
 
     fn run_on(
@@ -184,8 +184,9 @@ impl LoadedProgram {
         ctx: &mut Context,
     ) -> Result<u64, RunError> {
         let addr = ctx.ctx_addr();
+        let packet = ctx.packet_view();
         let mem = ctx.memory();
-        self.run_raw(cpu, [addr, 0, 0, 0, 0], Some(mem))
+        self.run_raw(cpu, [addr, 0, 0, 0, 0], Some(mem), packet)
     }
 
     #[allow(unsafe_code)] // see the SAFETY comments inside
@@ -194,6 +195,7 @@ impl LoadedProgram {
         cpu: &mut CpuGuard<'_>,
         args: [u64; 5],
         ctx_mem: Option<(*mut u8, usize)>,
+        packet: Option<crate::helpers::packet::PacketView>,
     ) -> Result<u64, RunError> {
         let shared = &self.shared;
         let checked = shared.mode == ExecMode::Checked || !self.trustable;
@@ -201,6 +203,7 @@ impl LoadedProgram {
         let env = &mut state.env;
         env.clear();
         env.checked = checked;
+        env.packet = packet;
         if checked {
             env.maps.extend_from_slice(&self.map_handles);
         }

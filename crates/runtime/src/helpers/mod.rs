@@ -7,11 +7,12 @@
 //! operations, queue/stack, per-CPU lookups), [`time`](self::time), [`task`](self::task)
 //! (current task, user and kernel memory reads), [`trace`](self::trace) (`trace_printk`,
 //! `snprintf`), [`ringbuf`](self::ringbuf), [`control`](self::control) (tail calls, callbacks,
-//! spin locks, `strncmp`).
+//! spin locks, `strncmp`), [`packet`](self::packet) (`LD_ABS`/`LD_IND`).
 
 pub mod control;
 pub mod format;
 pub mod maps;
+pub mod packet;
 pub mod ringbuf;
 pub mod task;
 pub mod time;
