@@ -10,10 +10,15 @@
 //! - Element memory a program may still point to is reclaimed only through `lull-rcu`, after
 //!   both grace periods (atomic and sleepable); preallocated slots are reused at once, as in
 //!   the kernel (memory stays valid, contents may change).
+//! - [`poison`]: freed map memory is overwritten with [`POISON`] and, when enabled (the
+//!   `poison` feature, `LULL_MAPS_POISON`, or [`poison::enable`]), kept in a quarantine so
+//!   that a read after free shows the pattern; counters of live blocks and live maps
+//!   ([`Map::live_count`]) show that deferred frees happen.
 //!
 //! Supported types: array, percpu_array, hash (preallocated or `BPF_F_NO_PREALLOC`),
 //! percpu_hash, lru_hash, lru_percpu_hash, ringbuf, queue, stack, prog_array, array_of_maps,
-//! hash_of_maps. Raw memory is confined to `mem`, `hash::table`, `ringbuf::region` and `fd`.
+//! hash_of_maps. Raw memory is confined to `mem`, `poison`, `hash::table`, `ringbuf::region`
+//! and `fd`.
 #![deny(unsafe_code)]
 
 mod array;
@@ -22,6 +27,7 @@ mod fd;
 mod hash;
 mod map;
 mod mem;
+pub mod poison;
 mod queue_stack;
 mod ringbuf;
 mod spec;
@@ -30,9 +36,12 @@ pub use error::{MapError, MapResult, errno};
 pub use fd::ProgHandle;
 pub use hash::Batch;
 pub use map::Map;
-pub use mem::POISON;
+pub use poison::{POISON, POISON_WORD};
 pub use ringbuf::{RingBuf, RingbufConsumer};
 pub use spec::{
     KMALLOC_MAX_SIZE, MAX_TAIL_CALL_CNT, MapContext, MapSpec, PAGE_SIZE, PCPU_MIN_UNIT_SIZE,
     inner_compatible, ringbuf_flags, update_flags, validate,
 };
+
+#[cfg(all(test, loom))]
+mod loom_tests;

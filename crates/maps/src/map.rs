@@ -15,9 +15,11 @@ use lull_abi::map_flags as mf;
 use lull_rcu::Section;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+/// Maps created and not yet dropped (process-wide), for leak checks.
+static LIVE_MAPS: AtomicUsize = AtomicUsize::new(0);
 
 enum Kind {
     Array(ArrayMap),
@@ -42,6 +44,12 @@ pub struct Map {
     domain: lull_rcu::Domain,
     frozen: AtomicBool,
     kind: Kind,
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        LIVE_MAPS.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Map {
@@ -100,6 +108,7 @@ impl Map {
         if let Kind::Hash(h) = &kind {
             spec.max_entries = h.max_entries();
         }
+        LIVE_MAPS.fetch_add(1, Ordering::Relaxed);
         Ok(Arc::new(Map {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             spec,
@@ -128,6 +137,13 @@ impl Map {
             a.update(0, &value, uf::BPF_ANY, None)?;
         }
         Ok(map)
+    }
+
+    /// Maps of this process created and not yet dropped. A map a program may still use is
+    /// dropped only after both grace periods of its domain, so after the last handle is gone
+    /// and [`lull_rcu::Domain::barrier`] has run, the count is back where it was.
+    pub fn live_count() -> usize {
+        LIVE_MAPS.load(Ordering::Relaxed)
     }
 
     /// The map's id (unique in the process, like the kernel's map ids).

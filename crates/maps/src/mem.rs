@@ -11,13 +11,11 @@
 //! contents are dropped after both grace periods).
 #![allow(unsafe_code)]
 
+use crate::poison;
 use lull_rcu::{Domain, Section};
-use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::alloc::{Layout, alloc_zeroed};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
-
-/// Byte written over memory when it is reclaimed (lets tests detect use after free).
-pub const POISON: u8 = 0x6b;
 
 /// A range of a value the host must not copy (the `bpf_spin_lock` word).
 pub(crate) type Skip = Option<(usize, usize)>;
@@ -40,8 +38,9 @@ impl RawBuf {
     pub(crate) fn zeroed(len: usize, align: usize) -> Option<RawBuf> {
         let layout = Layout::from_size_align(len.max(8), align.max(8)).ok()?;
         // SAFETY: the layout has a non-zero size.
-        let ptr = unsafe { alloc_zeroed(layout) };
-        NonNull::new(ptr).map(|ptr| RawBuf { ptr, layout })
+        let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
+        poison::allocated(layout.size());
+        Some(RawBuf { ptr, layout })
     }
 
     /// Address of byte `off`; `off` must be below the length (checked in debug builds).
@@ -107,11 +106,9 @@ impl RawBuf {
 impl Drop for RawBuf {
     fn drop(&mut self) {
         // SAFETY: the memory is ours and nobody references it any more (owners drop a RawBuf
-        // only after the grace periods that cover every reader); poisoning helps tests.
-        unsafe {
-            std::ptr::write_bytes(self.ptr.as_ptr(), POISON, self.layout.size());
-            dealloc(self.ptr.as_ptr(), self.layout);
-        }
+        // only after the grace periods that cover every reader); `release` poisons it and
+        // frees or quarantines it (see `poison`).
+        unsafe { poison::release(self.ptr, self.layout) }
     }
 }
 

@@ -1,14 +1,15 @@
 //! Concurrency stress: worker threads act as programs (lookup → atomic add through the value
 //! pointer, inserts, replacements, deletes) while a host thread iterates with get_next_key
 //! and deletes. Checks: no lost update (per-key counters only their owner increments) and no
-//! use after free (reclaimed element memory is poisoned with `POISON` bytes; readers inside a
-//! read section must never see it).
+//! use after free (reclaimed element memory is poisoned with `POISON` bytes and quarantined by
+//! `lull_maps::poison`, so a reader that reached freed memory would see the pattern).
+//! `tests/reclaim.rs` covers readers holding pointers across blocking and the leak checks.
 #![allow(unsafe_code)]
 
 use lull_abi::MapType;
 use lull_abi::map_flags as mf;
 use lull_maps::update_flags::{BPF_ANY, BPF_NOEXIST};
-use lull_maps::{Map, MapContext, MapError, MapSpec, POISON};
+use lull_maps::{Map, MapContext, MapError, MapSpec, POISON_WORD};
 use lull_rcu::Domain;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,7 +17,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 const WORKERS: u32 = 3;
 const KEYS_PER_WORKER: u32 = 32;
 const OPS: u32 = 200_000;
-const POISON_WORD: u64 = u64::from_ne_bytes([POISON; 8]);
 
 fn k(i: u32) -> [u8; 4] {
     i.to_ne_bytes()
@@ -56,6 +56,7 @@ fn xorshift(s: &mut u64) -> u64 {
 
 /// Every worker owns keys `w*K..(w+1)*K`; the host deletes any key it sees with `key % 4 == 0`.
 fn run_exact_counts(map_flags: u32) {
+    lull_maps::poison::enable(16 << 20);
     let domain = Domain::new();
     let ctx = MapContext::with_domain(WORKERS, domain.clone());
     let spec = MapSpec::new(MapType::Hash, 4, 8, WORKERS * KEYS_PER_WORKER).with_flags(map_flags);
@@ -198,4 +199,129 @@ fn percpu_counters_from_many_threads() {
             10_000
         );
     }
+}
+
+/// Per-thread counters that must add up exactly: every worker owns one key and increments it
+/// `INCREMENTS` times as a program would (lookup, atomic add through the value pointer; insert
+/// with `BPF_NOEXIST` when absent), while churn threads insert and delete other keys
+/// (program-side and host-side) and the host walks the map with `get_next_key` deleting every
+/// churn key it meets. Nobody deletes the counter keys, so no increment may be lost.
+fn run_owned_counters(map_type: MapType, map_flags: u32) {
+    const INCREMENTS: u64 = 20_000;
+    const CHURN_KEYS: u32 = 48;
+    lull_maps::poison::enable(16 << 20);
+    let domain = Domain::new();
+    let ctx = MapContext::with_domain(WORKERS + 2, domain.clone());
+    let spec = MapSpec::new(map_type, 4, 8, WORKERS + CHURN_KEYS + 8).with_flags(map_flags);
+    let map = Map::create(spec, &ctx).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Arc::new(std::sync::Barrier::new(WORKERS as usize + 2));
+    let churn = {
+        let (map, stop, domain, start) = (map.clone(), stop.clone(), domain.clone(), start.clone());
+        std::thread::spawn(move || {
+            let mut seed = 0x1234_5678_9abc_def1u64;
+            let mut ops = 0u64;
+            start.wait();
+            while !stop.load(Ordering::Relaxed) || ops == 0 {
+                let r = xorshift(&mut seed);
+                let key = k(1000 + (r % u64::from(CHURN_KEYS)) as u32);
+                let _g = domain.read_atomic();
+                match (r >> 40) % 3 {
+                    0 => drop(map.update_from_prog(&key, &r.to_ne_bytes(), BPF_ANY, WORKERS)),
+                    1 => drop(map.delete_from_prog(&key)),
+                    _ => {
+                        if let Some(p) = map.lookup(&key, WORKERS) {
+                            // SAFETY: 8-byte value of an element our section protects.
+                            let v = unsafe { AtomicU64::from_ptr(p.as_ptr().cast::<u64>()) }
+                                .load(Ordering::Relaxed);
+                            assert_ne!(v, POISON_WORD, "churn reader saw freed memory");
+                        }
+                    }
+                }
+                ops += 1;
+            }
+            ops
+        })
+    };
+    let host = {
+        let (map, stop, start) = (map.clone(), stop.clone(), start.clone());
+        std::thread::spawn(move || {
+            let (mut walks, mut deleted) = (0u64, 0u64);
+            start.wait();
+            while !stop.load(Ordering::Relaxed) || walks == 0 {
+                let mut cur: Option<Vec<u8>> = None;
+                while let Ok(next) = map.get_next_key(cur.as_deref()) {
+                    let key = u32::from_ne_bytes(next[..4].try_into().unwrap());
+                    if key >= 1000 && map.delete(&next).is_ok() {
+                        deleted += 1;
+                    }
+                    cur = Some(next);
+                }
+                walks += 1;
+            }
+            (walks, deleted)
+        })
+    };
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let (map, domain, start) = (map.clone(), domain.clone(), start.clone());
+            std::thread::spawn(move || {
+                let reader = domain.register();
+                let key = k(w);
+                start.wait();
+                for _ in 0..INCREMENTS {
+                    let _g = reader.read_atomic();
+                    match map.lookup(&key, w) {
+                        // SAFETY: 8-byte value of an element our section protects; only this
+                        // thread touches this key.
+                        Some(p) => {
+                            let old = unsafe { AtomicU64::from_ptr(p.as_ptr().cast::<u64>()) }
+                                .fetch_add(1, Ordering::Relaxed);
+                            assert_ne!(old, POISON_WORD, "counter in freed memory");
+                        }
+                        None => map
+                            .update_from_prog(&key, &1u64.to_ne_bytes(), BPF_NOEXIST, w)
+                            .unwrap(),
+                    }
+                }
+            })
+        })
+        .collect();
+    workers.into_iter().for_each(|t| t.join().unwrap());
+    stop.store(true, Ordering::Relaxed);
+    let churn_ops = churn.join().unwrap();
+    let (walks, deleted) = host.join().unwrap();
+    assert!(
+        churn_ops > 0 && walks > 0,
+        "churn {churn_ops}, walks {walks}"
+    );
+    let mut total = 0;
+    for w in 0..WORKERS {
+        let v = map.lookup_copy(&k(w), 0).unwrap();
+        let got = u64::from_ne_bytes(v[..8].try_into().unwrap());
+        assert_eq!(
+            got, INCREMENTS,
+            "counter of worker {w} ({map_type:?}, deleted {deleted})"
+        );
+        total += got;
+    }
+    assert_eq!(total, INCREMENTS * u64::from(WORKERS));
+    domain.barrier().unwrap();
+    assert_eq!(domain.pending(), 0);
+}
+
+#[test]
+fn owned_counters_sum_exactly_no_prealloc_hash() {
+    run_owned_counters(MapType::Hash, mf::NO_PREALLOC);
+}
+
+#[test]
+fn owned_counters_sum_exactly_prealloc_hash() {
+    run_owned_counters(MapType::Hash, 0);
+}
+
+#[test]
+fn owned_counters_sum_exactly_lru_hash() {
+    // Capacity exceeds the keys ever present at once, so nothing is evicted.
+    run_owned_counters(MapType::LruHash, 0);
 }
