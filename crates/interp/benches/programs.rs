@@ -3,41 +3,21 @@
 // Trusted mode is an `unsafe fn`; the programs' memory safety is shown by a checked run first.
 #![allow(unsafe_code)]
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use lull_benchprogs::{PROGRAMS, context_buffer, find_dir, load};
 use lull_interp::{Input, PrepareOptions, Program, Vm};
-use lull_isa::RawInsn;
-
-const BENCHES: [(&str, u64, u64); 4] = [
-    ("sum", 500000500000, 4_000_002),
-    ("xorshift", 7290476056423008982, 12_000_002),
-    ("fnv1a", 11901028539370386213, 524_291),
-    ("bsort", 50243579674, 40_098),
-];
-
-fn load(name: &str) -> Program {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/bench")
-        .join(format!("{name}.bin"));
-    let bytes = std::fs::read(&path).expect("benchmark binary is readable");
-    let raw = RawInsn::slice_from_bytes(&bytes).expect("whole instructions");
-    let insns = lull_isa::decode(&raw).expect("benchmark decodes");
-    Program::prepare(&insns, &PrepareOptions::default()).expect("benchmark prepares")
-}
-
-fn buffer() -> Vec<u8> {
-    (0..65536usize)
-        .map(|i| (i * 31 + (i >> 8) + 7) as u8)
-        .collect()
-}
 
 fn bench(c: &mut Criterion) {
-    let mut buf = buffer();
+    let dir = find_dir(None).expect("shared/bench next to the workspace");
+    let mut buf = context_buffer();
     let mut vm = Vm::new();
-    for (name, want, executed) in BENCHES {
-        let prog = load(name);
+    for p in PROGRAMS {
+        let (name, want, executed) = (p.name, p.expected, p.executed);
+        let insns = load(&dir, name).expect("benchmark loads");
+        let prog =
+            Program::prepare(&insns, &PrepareOptions::default()).expect("benchmark prepares");
         assert_eq!(vm.run(&prog, Input::mem(&mut buf)), Ok(want), "{name}");
         assert_eq!(vm.executed(), Some(executed), "{name}");
 

@@ -6,37 +6,15 @@
 // (the programs are deterministic and take no helpers).
 #![allow(unsafe_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Instant;
 
+use lull_benchprogs::native::Native;
+use lull_benchprogs::{PROGRAMS, context_buffer, find_dir, load};
 use lull_interp::{Input, PrepareOptions, Program, Vm};
-use lull_isa::{Located, RawInsn};
 use lull_jit::{JitProgram, JitVm, Mode};
 
-const BENCHES: [(&str, u64); 4] = [
-    ("sum", 500_000_500_000),
-    ("xorshift", 7_290_476_056_423_008_982),
-    ("fnv1a", 11_901_028_539_370_386_213),
-    ("bsort", 50_243_579_674),
-];
 const BATCHES: u64 = 15;
-
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench")
-}
-
-fn load(name: &str) -> Vec<Located> {
-    let bytes = std::fs::read(dir().join(format!("{name}.bin"))).expect("benchmark binary");
-    let raw = RawInsn::slice_from_bytes(&bytes).expect("whole instructions");
-    lull_isa::decode(&raw).expect("benchmark decodes")
-}
-
-fn buffer() -> Vec<u8> {
-    (0..65536usize)
-        .map(|i| (i * 31 + (i >> 8) + 7) as u8)
-        .collect()
-}
 
 /// Median over `BATCHES` batches of the mean time of one call, in ns.
 fn time(runs: u64, mut f: impl FnMut() -> u64, want: u64) -> f64 {
@@ -53,31 +31,18 @@ fn time(runs: u64, mut f: impl FnMut() -> u64, want: u64) -> f64 {
     samples[samples.len() / 2]
 }
 
-/// Builds and times the native version with `lull bench`'s driver; `None` without a compiler.
-fn native(name: &str, runs: u64, want: u64) -> Option<f64> {
+/// The native build's median ns per run, or `None` without a C compiler.
+fn native(dir: &Path, name: &str, runs: u64, want: u64) -> Option<f64> {
     let scratch = std::env::temp_dir().join(format!("lull-jit-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).ok()?;
-    let driver =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/src/commands/bench/native_driver.c");
-    let exe = scratch.join(name);
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let ok = Command::new(cc)
-        .args(["-O2", "-o"])
-        .arg(&exe)
-        .arg(dir().join(format!("{name}.c")))
-        .arg(driver)
-        .status()
-        .ok()?
-        .success();
-    if !ok {
-        return None;
-    }
-    let out = Command::new(&exe).arg(runs.to_string()).output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.split_whitespace();
-    let r: u64 = it.next()?.parse().ok()?;
-    assert_eq!(r, want, "{name}: native result");
-    it.next()?.parse().ok()
+    let n = match Native::build(dir, name, &scratch).and_then(|n| n.time(runs)) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("no native baseline for {name}: {e}");
+            return None;
+        }
+    };
+    assert_eq!(n.0, want, "{name}: native result");
+    Some(n.1 as f64)
 }
 
 fn main() {
@@ -99,9 +64,11 @@ fn main() {
         "jit-T"
     );
     let opts = PrepareOptions::default();
-    for (name, want) in BENCHES {
-        let insns = load(name);
-        let mut buf = buffer();
+    let dir = find_dir(None).expect("shared/bench next to the workspace");
+    for p in PROGRAMS {
+        let (name, want) = (p.name, p.expected);
+        let insns = load(&dir, name).expect("benchmark loads");
+        let mut buf = context_buffer();
         let prog = Program::prepare(&insns, &opts).expect("prepares");
         let checked = JitProgram::compile(&insns, &opts, Mode::Checked).expect("compiles");
         let trusted = JitProgram::compile(&insns, &opts, Mode::Trusted).expect("compiles");
@@ -128,7 +95,7 @@ fn main() {
             || unsafe { jvm.run_trusted(&trusted, Input::mem(&mut buf)) }.unwrap(),
             want,
         );
-        let nat = native(name, runs, want);
+        let nat = native(&dir, name, runs, want);
         let ratio = |x: f64| nat.map_or("-".to_string(), |n| format!("{:.2}x", x / n));
         println!(
             "{name:<9} {:>12} {interp:>12.0} {interp_t:>12.0} {jit:>12.0} {jit_t:>12.0}   {:>7} {:>7} {:>7} {:>7}",
