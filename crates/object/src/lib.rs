@@ -152,6 +152,7 @@ impl Object {
             );
         }
         maps.extend(maps::btf_maps(&elf, btf.as_ref())?);
+        maps::attach_arena_data(&elf, &mut maps)?;
         maps.extend(maps::global_data_maps(&elf, btf.as_ref(), &name)?);
 
         let mut ext_list = externs::collect(&elf, btf.as_ref())?;
@@ -267,6 +268,7 @@ impl Object {
                 func_info: Vec::new(),
                 line_info: Vec::new(),
                 load_errors,
+                decode_error: None,
             };
             relocs::apply(&mut prog, &linked, &funcs, &ext_list, kconfig_map);
             if let (Some(ext), Some(local)) = (&ext, &btf) {
@@ -287,10 +289,12 @@ impl Object {
                     }
                 }
             }
-            prog.decoded = lull_isa::decode(&prog.insns).map_err(|e| ObjectError::Decode {
-                program: prog.name.clone(),
-                source: e,
-            })?;
+            // As with libbpf, a malformed instruction only spoils its own program: the
+            // kernel reports it when that program is loaded.
+            match lull_isa::decode(&prog.insns) {
+                Ok(decoded) => prog.decoded = decoded,
+                Err(e) => prog.decode_error = Some(e),
+            }
             programs.push(prog);
         }
         if core_unapplied > 0 {

@@ -254,6 +254,19 @@ pub(crate) fn collect_relocs(
                                 ))
                             })?;
                         Target::Map(mi)
+                    } else if *sname == crate::maps::ARENA_SEC {
+                        // `__arena` globals: an address inside the arena map (libbpf's
+                        // RELO_DATA on `arena_map_idx`).
+                        let mi = maps
+                            .iter()
+                            .position(|m| m.map_type == lull_abi::MapType::Arena)
+                            .ok_or_else(|| {
+                                err("bad arena data relocation, no arena maps defined".into())
+                            })?;
+                        Target::Data {
+                            map: mi,
+                            sym_off: sym.value,
+                        }
                     } else if let Some(mi) = maps
                         .iter()
                         .position(|m| m.kind.is_global_data() && m.sec_idx == shndx)

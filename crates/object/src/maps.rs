@@ -85,7 +85,8 @@ pub struct MapDef {
     pub value_btf_id: Option<TypeId>,
     /// Inner map template of a map-in-map.
     pub inner: Option<Box<MapDef>>,
-    /// Initial contents of a global-data map (`value_size` bytes).
+    /// Initial contents of a global-data map (`value_size` bytes), or of an arena map (the
+    /// bytes of its `__arena` globals, placed at the start of the arena).
     pub data: Vec<u8>,
     /// Initial elements of a prog array / map-in-map: `(index, target)`.
     pub init_slots: Vec<(u32, InitSlot)>,
@@ -425,6 +426,33 @@ fn field_int(btf: &Btf, map: &str, field: &str, ty: TypeId) -> Result<u32, Objec
     }
 }
 
+/// `__ulong(name, N)` is an anonymous one-value enum (an `ENUM64` when N needs 64 bits); the
+/// `__uint` form is accepted too (libbpf's `get_map_field_long`).
+fn field_long(btf: &Btf, map: &str, field: &str, ty: TypeId) -> Result<u64, ObjectError> {
+    let (_, t) = btf.skip_mods_and_typedefs(ty).map_err(btf_err(map))?;
+    let e = match &t.kind {
+        TypeKind::Ptr(_) => return field_int(btf, map, field, ty).map(u64::from),
+        TypeKind::Enum(e) | TypeKind::Enum64(e) => e,
+        _ => {
+            return Err(bad(
+                map,
+                format!(
+                    "attr '{field}': expected ENUM or ENUM64, got {}",
+                    t.kind().name()
+                ),
+            ));
+        }
+    };
+    let [v] = e.values.as_slice() else {
+        return Err(bad(map, format!("attr '{field}': invalid __ulong")));
+    };
+    Ok(match t.kind {
+        // libbpf reads a 32-bit enumerator as a signed int.
+        TypeKind::Enum(_) => v.value as u32 as i32 as i64 as u64,
+        _ => v.value,
+    })
+}
+
 /// `__type(name, T)` is `T *name`: the pointee and its size.
 fn field_type(btf: &Btf, map: &str, field: &str, ty: TypeId) -> Result<(TypeId, u32), ObjectError> {
     let t = btf.type_by_id(ty).map_err(btf_err(map))?;
@@ -563,7 +591,7 @@ fn parse_def(
                 m.pinning = v;
             }
             "map_extra" => {
-                m.map_extra = u64::from(field_int(btf, map, name, mem.type_id)?);
+                m.map_extra = field_long(btf, map, name, mem.type_id)?;
             }
             other => {
                 return Err(bad(map, format!("unknown field '{other}'")));
@@ -624,6 +652,66 @@ pub(crate) fn btf_maps(elf: &ElfFile<'_>, btf: Option<&Btf>) -> Result<Vec<MapDe
         maps.push(m);
     }
     Ok(maps)
+}
+
+/// The section of `__arena` global variables (`__attribute__((address_space(1)))`).
+pub(crate) const ARENA_SEC: &str = ".addr_space.1";
+
+/// libbpf's arena rules (end of `bpf_object__init_user_btf_maps`, `init_arena_map_data`): an
+/// object has at most one `BPF_MAP_TYPE_ARENA` map; the contents of [`ARENA_SEC`] are its
+/// initial data (at the start of the arena), which must fit in its pages. Returns the arena
+/// map's index.
+pub(crate) fn attach_arena_data(
+    elf: &ElfFile<'_>,
+    maps: &mut [MapDef],
+) -> Result<Option<usize>, ObjectError> {
+    const PAGE: u64 = 4096;
+    let mut arena = None;
+    for (i, m) in maps.iter().enumerate() {
+        if m.map_type != MapType::Arena {
+            continue;
+        }
+        if let Some(first) = arena {
+            let first: &MapDef = &maps[first];
+            return Err(bad(
+                &m.name,
+                format!(
+                    "only single ARENA map is supported (map '{}' is also ARENA)",
+                    first.name
+                ),
+            ));
+        }
+        arena = Some(i);
+    }
+    let Some(sec) = elf.section_by_name(ARENA_SEC) else {
+        return Ok(arena);
+    };
+    let Some(i) = arena else {
+        return Err(ObjectError::BadSection {
+            section: ARENA_SEC.into(),
+            reason: "to use global __arena variables the ARENA map should be explicitly \
+                     declared in SEC(\".maps\")"
+                .into(),
+        });
+    };
+    let m = &mut maps[i];
+    let mmap_size = PAGE * u64::from(m.max_entries);
+    if sec.size.div_ceil(PAGE) * PAGE > mmap_size {
+        return Err(ObjectError::BadSection {
+            section: ARENA_SEC.into(),
+            reason: format!(
+                "declared ARENA map size ({mmap_size}) is too small to hold global __arena \
+                 variables of size {}",
+                sec.size
+            ),
+        });
+    }
+    m.data = if sec.sh_type == object::elf::SHT_NOBITS.0 {
+        vec![0; sec.size as usize]
+    } else {
+        sec.data.to_vec()
+    };
+    Ok(Some(i))
 }
 
 /// Initial slots of prog arrays and map-in-maps from `.rel.maps` (libbpf's

@@ -124,8 +124,12 @@ pub struct Program {
     pub global: bool,
     /// The linked stream: the body followed by every subprogram it reaches.
     pub insns: Vec<RawInsn>,
-    /// The decoded stream (same instructions; `lddw` is one entry at its first slot).
+    /// The decoded stream (same instructions; `lddw` is one entry at its first slot); empty
+    /// when [`Program::decode_error`] is set.
     pub decoded: Vec<Located>,
+    /// The first instruction that does not decode. The object still opens (libbpf does not
+    /// decode instructions); the verifier rejects this program with the kernel's message.
+    pub decode_error: Option<lull_isa::DecodeError>,
     /// Slots of the body itself (before the appended subprograms).
     pub body_len: usize,
     /// Appended subprograms, in stream order.

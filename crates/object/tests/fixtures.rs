@@ -605,3 +605,39 @@ fn core_relocations_need_a_target() {
         Err(e) => panic!("CO-RE against vmlinux failed: {e}"),
     }
 }
+
+#[test]
+fn arena_map_data_and_per_program_decode_errors() {
+    let Some(o) = open("arena", None) else {
+        return;
+    };
+    let (ai, arena) = o
+        .maps
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.name == "arena")
+        .expect("arena map");
+    assert_eq!(arena.map_type, MapType::Arena);
+    // `__ulong(map_extra, 1 << 44)` is an ENUM64 enumerator.
+    assert_eq!(arena.map_extra, 1u64 << 44);
+    assert_eq!(arena.max_entries, 2);
+    // The `__arena` globals are the arena's initial data, in symbol order.
+    assert_eq!(&arena.data[..8], &[7, 0, 0, 0, 9, 0, 0, 0]);
+    // `&second` is an address inside the arena: map value of the arena map at offset 4.
+    let p = o.program("use_arena").expect("use_arena");
+    assert!(
+        p.relocations
+            .iter()
+            .any(|r| r.kind == RelocKind::MapValue { map: ai, offset: 4 }),
+        "{:?}",
+        p.relocations
+    );
+    // One program with an invalid register does not spoil the object.
+    let bad = o.program("bad_register").expect("bad_register");
+    let e = bad.decode_error.as_ref().expect("decode error kept");
+    assert_eq!(e.slot, 0);
+    assert_eq!(e.kernel_message().as_deref(), Some("R15 is invalid"));
+    assert!(bad.decoded.is_empty());
+    let good = o.program("good_prog").expect("good_prog");
+    assert!(good.decode_error.is_none() && !good.decoded.is_empty());
+}
