@@ -96,7 +96,7 @@ pub fn map_info(map: &MapDef, btf: Option<&Btf>) -> MapInfo {
 
 /// The verifier input for `program` of `object`.
 pub fn verifier_input<'a>(
-    object: &Object,
+    object: &'a Object,
     program: &'a Program,
     opts: &VerifyOptions,
 ) -> VerifyInput<'a> {
@@ -125,7 +125,7 @@ pub fn verifier_input<'a>(
                     }
                     None => (program.function_at(f.insn).to_string(), false),
                 };
-                FuncInfo { slot: f.insn, name, global }
+                FuncInfo { slot: f.insn, name, global, type_id: f.type_id }
             })
             .collect()
     });
@@ -147,6 +147,8 @@ pub fn verifier_input<'a>(
         line_info,
         func_info,
         kernel_btf: None,
+        btf,
+        decode_error: program.decode_error.clone(),
     }
 }
 

@@ -48,6 +48,11 @@ pub enum VerifierError {
     InvalidLdImm,
     #[error("{0}")]
     Malformed(String),
+    /// An instruction the loader could not decode: the kernel's message and Lull's words.
+    #[error("{kernel}")]
+    BadEncoding { kernel: String, detail: String },
+    #[error(transparent)]
+    Iter(#[from] crate::proto::iters::IterError),
     // ---- registers ----
     #[error("R{0} !read_ok")]
     NotReadOk(u8),
@@ -204,8 +209,6 @@ pub enum VerifierError {
     AtomicNotAllowed { reg: u8, ty: String },
     #[error("invalid atomic operand size")]
     AtomicSize,
-    #[error("BPF_ST stores into R{reg} {ty} is not allowed")]
-    StNotAllowed { reg: u8, ty: String },
     #[error("R{reg} invalid {what} buffer access: off={off}, size={size}")]
     InvalidBufAccess {
         reg: u8,
@@ -401,6 +404,8 @@ impl VerifierError {
             InsideRegion { region, .. } => format!("the program leaves with a {region}-ed region still open"),
             NotSleepableTarget(t) => format!("{t} is not a hook where a program may sleep"),
             WithNote { first, .. } => first.summary(),
+            BadEncoding { detail, .. } => detail.clone(),
+            Iter(e) => e.summary(),
             other => other.to_string(),
         }
     }
@@ -447,6 +452,7 @@ impl VerifierError {
             InsideRegion { region, .. } if *region == "bpf_rcu_read_lock" => "call bpf_rcu_read_unlock() on every path before this point".into(),
             InsideRegion { region, .. } if *region == "bpf_preempt_disable" => "call bpf_preempt_enable() on every path before this point".into(),
             WithNote { first, .. } => return first.hint(),
+            Iter(e) => return e.hint(),
             _ => return None,
         })
     }

@@ -77,11 +77,50 @@ pub(crate) struct Verifier<'a> {
     pub print_state: bool,
     /// Instruction history and precision backtracking (see [`crate::precision`]).
     pub prec: crate::precision::Precision,
+    /// Per instruction: a call of an iterator's `_next` kfunc (`insn_aux_data.is_iter_next`).
+    pub iter_next: Vec<bool>,
+    /// Global functions, verified on their own (see [`crate::global_func`]).
+    pub globals: crate::global_func::Globals,
+    /// Per `bpf_tail_call` instruction: the prog array seen there and whether another one was
+    /// seen too (`insn_aux_data.map_ptr_state`).
+    pub tail_call_maps: std::collections::HashMap<usize, (u32, bool)>,
+    /// `bpf_fastcall` spill/fill patterns (see [`crate::fastcall`]).
+    pub fastcall: crate::fastcall::Fastcall,
+    /// Per load/store instruction: the pointer type it accessed first, whether accesses of
+    /// that type are rewritten (context, socket, kernel pointer), and whether it is a kernel
+    /// pointer (`insn_aux_data.ptr_type`).
+    pub insn_ptr_types: std::collections::HashMap<usize, (String, bool, bool)>,
+}
+
+/// Finds the calls of iterator `_next` kfuncs and makes each a forced checkpoint (as the
+/// kernel's `visit_insn` does): iterator loops converge by comparing states there.
+fn mark_iter_next_calls(input: &VerifyInput<'_>, prog: &mut Program) -> Vec<bool> {
+    let mut marks = vec![false; prog.len()];
+    let Some(btf) = input.kernel_btf else {
+        return marks;
+    };
+    for (i, slot) in prog.slots.iter().enumerate() {
+        let Some(Insn::Call(lull_isa::CallTarget::Kfunc { btf_id, module: 0 })) = slot else {
+            continue;
+        };
+        let is_next = btf
+            .type_by_id(*btf_id as lull_btf::TypeId)
+            .ok()
+            .and_then(|t| crate::proto::kfuncs::kfunc(btf.name(t)))
+            .is_some_and(|k| k.flags & crate::proto::kfuncs::KF_ITER_NEXT != 0);
+        if is_next {
+            marks[i] = true;
+            prog.prune_point[i] = true;
+            prog.force_checkpoint[i] = true;
+        }
+    }
+    marks
 }
 
 impl<'a> Verifier<'a> {
-    pub fn new(input: &'a VerifyInput<'a>, prog: Program) -> Self {
+    pub fn new(input: &'a VerifyInput<'a>, mut prog: Program) -> Self {
         let n = prog.len();
+        let iter_next = mark_iter_next_calls(input, &mut prog);
         let nsub = prog.subprogs.len();
         let mut maps = input.maps.clone();
         let mut inner = vec![None; maps.len()];
@@ -122,6 +161,11 @@ impl<'a> Verifier<'a> {
             scratched: 0,
             print_state: false,
             prec: crate::precision::Precision::new(&prog),
+            iter_next,
+            globals: crate::global_func::Globals::new(input, &prog),
+            tail_call_maps: std::collections::HashMap::new(),
+            fastcall: crate::fastcall::Fastcall::find(&prog),
+            insn_ptr_types: std::collections::HashMap::new(),
             input,
             prog,
         }

@@ -72,6 +72,9 @@ pub struct FuncInfo {
     pub name: String,
     /// `true` for a global (non-static) function, which the kernel verifies on its own.
     pub global: bool,
+    /// Id of the function's `FUNC` type in [`VerifyInput::btf`] (0 when unknown): its
+    /// prototype gives the argument and return types the kernel checks.
+    pub type_id: u32,
 }
 
 /// The capabilities the program is loaded with; they select the kernel's privileged rules.
@@ -149,6 +152,12 @@ pub struct VerifyInput<'a> {
     /// tracing arguments. Without it kfunc calls are reported unsupported and kernel pointers
     /// are untyped.
     pub kernel_btf: Option<&'a lull_btf::Btf>,
+    /// The program's own BTF (its object's `.BTF`), which [`FuncInfo::type_id`] refers to.
+    pub btf: Option<&'a lull_btf::Btf>,
+    /// The first instruction that does not decode, when the loader kept the program anyway
+    /// (libbpf does not decode instructions): the program is rejected with the kernel's
+    /// message for it and `insns` is ignored.
+    pub decode_error: Option<lull_isa::DecodeError>,
 }
 
 impl<'a> VerifyInput<'a> {
@@ -178,6 +187,8 @@ impl<'a> VerifyInput<'a> {
             line_info: None,
             func_info: None,
             kernel_btf: None,
+            btf: None,
+            decode_error: None,
         }
     }
 }

@@ -57,7 +57,7 @@ fn located(text: &str) -> Vec<Located> {
         .collect()
 }
 
-struct Prog {
+pub(crate) struct Prog {
     text: &'static str,
     prog_type: ProgType,
     attach: Option<AttachType>,
@@ -65,7 +65,7 @@ struct Prog {
     sleepable: bool,
 }
 
-fn prog(text: &'static str) -> Prog {
+pub(crate) fn prog(text: &'static str) -> Prog {
     Prog {
         text,
         prog_type: ProgType::Syscall,
@@ -76,17 +76,22 @@ fn prog(text: &'static str) -> Prog {
 }
 
 impl Prog {
-    fn ty(mut self, t: ProgType, attach: Option<AttachType>, target: Option<&'static str>) -> Self {
+    pub(crate) fn ty(
+        mut self,
+        t: ProgType,
+        attach: Option<AttachType>,
+        target: Option<&'static str>,
+    ) -> Self {
         self.prog_type = t;
         self.attach = attach;
         self.target = target;
         self
     }
-    fn sleepable(mut self, s: bool) -> Self {
+    pub(crate) fn sleepable(mut self, s: bool) -> Self {
         self.sleepable = s;
         self
     }
-    fn run(&self) -> Option<VerifyOutcome> {
+    pub(crate) fn run(&self) -> Option<VerifyOutcome> {
         let btf = vmlinux()?;
         let insns = located(&expand(btf, self.text));
         let mut input = VerifyInput::new(&insns, self.prog_type);
@@ -97,13 +102,13 @@ impl Prog {
         input.log_level = 1;
         Some(verify(&input))
     }
-    fn accept(&self) {
+    pub(crate) fn accept(&self) {
         if let Some(o) = self.run() {
             assert!(o.accepted, "expected accept, got:\n{}", o.log);
             self.compare_with_kernel(None);
         }
     }
-    fn reject(&self, msg: &str) {
+    pub(crate) fn reject(&self, msg: &str) {
         if let Some(o) = self.run() {
             let e = o
                 .error

@@ -16,6 +16,8 @@ mod check;
 pub mod domain;
 mod error;
 mod explore;
+mod fastcall;
+mod global_func;
 mod input;
 mod liveness;
 mod log;
@@ -36,6 +38,9 @@ pub use input::{
 use explore::Verifier;
 use lull_isa::{Insn, LdImm64Kind};
 use std::time::Instant;
+
+/// `BPF_MAXINSNS`: the longest program a loader without `CAP_BPF` may load.
+const BPF_MAXINSNS: usize = 4096;
 
 /// Map types a sleepable program may use (`check_map_prog_compatibility`, Linux 6.18).
 fn sleepable_map_ok(t: lull_abi::MapType) -> bool {
@@ -87,12 +92,18 @@ fn resolve_maps(input: &VerifyInput<'_>) -> Result<(), (VerifierError, Option<us
         let Some(m) = usize::try_from(imm).ok().and_then(|i| input.maps.get(i)) else {
             return Err((VerifierError::BadMapFd(imm), Some(l.slot)));
         };
+        // An arena's direct value address may point anywhere in its pages.
+        let value_size = if m.map_type == lull_abi::MapType::Arena {
+            m.max_entries.saturating_mul(4096)
+        } else {
+            m.value_size
+        };
         if matches!(kind, LdImm64Kind::MapValue | LdImm64Kind::MapIdxValue)
-            && next_imm as u32 >= m.value_size
+            && next_imm as u32 >= value_size
         {
             return Err((
                 VerifierError::BadMapValueOff {
-                    value_size: m.value_size,
+                    value_size,
                     off: next_imm as u32 as i64,
                 },
                 Some(l.slot),
@@ -170,6 +181,34 @@ fn run(
     input: &VerifyInput<'_>,
     stats: &mut Stats,
 ) -> (Result<(), (VerifierError, Option<usize>)>, String) {
+    if let Some(e) = &input.decode_error {
+        let err = VerifierError::BadEncoding {
+            kernel: e
+                .kernel_message()
+                .unwrap_or_else(|| format!("invalid instruction {}", e.slot)),
+            detail: e.to_string(),
+        };
+        return (Err((err, Some(e.slot))), String::new());
+    }
+    // bpf_prog_load refuses a program longer than BPF_MAXINSNS (4096) without CAP_BPF, or
+    // than the complexity limit with it, before the verifier runs (E2BIG, no log).
+    let slots = input.insns.last().map_or(0, |l| l.slot + l.insn.slots());
+    let max = if input.effective_caps().bpf_capable() {
+        explore::COMPLEXITY_LIMIT as usize
+    } else {
+        BPF_MAXINSNS
+    };
+    if slots > max {
+        return (
+            Err((
+                VerifierError::Malformed(format!(
+                    "program of {slots} instructions is too large (at most {max}): E2BIG"
+                )),
+                None,
+            )),
+            String::new(),
+        );
+    }
     let mut prog = match cfg::build(
         input.insns,
         input.effective_caps().bpf_capable(),
@@ -184,6 +223,9 @@ fn run(
             return (Err((e, at)), String::new());
         }
     };
+    if let Err(e) = global_func::check_return_types(input, &prog) {
+        return (Err((e, None)), String::new());
+    }
     if let Err(e) = resolve_maps(input) {
         return (Err(e), String::new());
     }
@@ -202,7 +244,17 @@ fn run(
         return (Err((e, None)), String::new());
     }
     let mut v = Verifier::new(input, prog);
-    let mut res = v.run().map_err(|e| (e, Some(v.insn_idx)));
+    v.log_main_prototype();
+    let mut res = v
+        .run()
+        .and_then(|()| v.verify_globals())
+        .map_err(|e| (e, Some(v.insn_idx)));
+    if res.is_ok() {
+        res = v.check_tail_call_maps().map_err(|(e, i)| (e, Some(i)));
+    }
+    if res.is_ok() {
+        v.fastcall.adjust_depths(&v.prog, &mut v.stack_depth);
+    }
     if res.is_ok() {
         res = stack_depth::check(&v.prog, &v.stack_depth).map_err(|e| (e, None));
     }
@@ -249,6 +301,9 @@ pub fn verify(input: &VerifyInput<'_>) -> VerifyOutcome {
         if let Some(r) = &error {
             let _ = writeln!(log, "{}", r.message);
         }
+        if input.log_level & log::LEVEL_STATS != 0 {
+            log.push_str(&log::stats_lines(time, &stats.stack_depths));
+        }
         let _ = writeln!(
             log,
             "processed {} insns (limit {}) max_states_per_insn {} total_states {} peak_states {} mark_read 0",
@@ -287,6 +342,10 @@ pub fn verify(input: &VerifyInput<'_>) -> VerifyOutcome {
     }
 }
 
+#[cfg(test)]
+mod global_func_tests;
+#[cfg(test)]
+mod iter_tests;
 #[cfg(test)]
 mod kfunc_tests;
 #[cfg(test)]

@@ -112,3 +112,30 @@ impl Verifier<'_> {
         self.log.insn_line = None;
     }
 }
+
+/// `BPF_LOG_STATS`: the log level bit that adds the verification time and stack depths.
+pub(crate) const LEVEL_STATS: u32 = 4;
+
+/// The statistics lines `print_verification_stats` adds at `BPF_LOG_STATS`: the verification
+/// time and the stack depth of each subprogram (`stack depth 8+16`).
+pub(crate) fn stats_lines(time: std::time::Duration, stack_depths: &[u32]) -> String {
+    let depths: Vec<String> = stack_depths.iter().map(u32::to_string).collect();
+    let depths = if depths.is_empty() {
+        "0".to_string()
+    } else {
+        depths.join("+")
+    };
+    format!(
+        "verification time {} usec\nstack depth {depths}\n",
+        time.as_micros()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stats_lines_list_every_subprogram() {
+        let s = super::stats_lines(std::time::Duration::from_micros(12), &[8, 16, 0]);
+        assert_eq!(s, "verification time 12 usec\nstack depth 8+16+0\n");
+    }
+}

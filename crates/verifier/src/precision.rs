@@ -338,14 +338,16 @@ impl Verifier<'_> {
     /// Records the registers and slots a conditional jump refines together with `ids`
     /// (`collect_linked_regs`); nothing when fewer than two share an id.
     pub(crate) fn record_linked_regs(&mut self, ids: &[u32]) {
-        let ids: Vec<u32> = ids.iter().copied().filter(|&i| i != 0).collect();
+        // Registers linked with a constant offset (`ADD_CONST`) share the base id.
+        let base = |id: u32| id & !crate::state::ADD_CONST;
+        let ids: Vec<u32> = ids.iter().copied().filter(|&i| i != 0).map(base).collect();
         if ids.is_empty() {
             return;
         }
         let mut out = Vec::new();
         for (f, fr) in self.cur.frames.iter().enumerate() {
             for (i, r) in fr.regs.iter().enumerate() {
-                if r.kind == RegKind::Scalar && ids.contains(&r.id) {
+                if r.kind == RegKind::Scalar && r.id != 0 && ids.contains(&base(r.id)) {
                     out.push(Linked {
                         frame: f as u8,
                         is_reg: true,
@@ -354,7 +356,7 @@ impl Verifier<'_> {
                 }
             }
             for (spi, s) in fr.stack.iter().enumerate().take(64) {
-                if s.is_spilled_scalar() && ids.contains(&s.spilled.id) {
+                if s.is_spilled_scalar() && s.spilled.id != 0 && ids.contains(&base(s.spilled.id)) {
                     out.push(Linked {
                         frame: f as u8,
                         is_reg: false,
@@ -419,28 +421,30 @@ impl Verifier<'_> {
         }
         let ck = &self.ckpts.arena[old].state;
         let mut bt = Bt::new(self.cur.curframe());
-        let mut lines = Vec::new();
         for (fr, f) in ck.frames.iter().enumerate().rev() {
-            let mut names = Vec::new();
             for (i, r) in f.regs.iter().enumerate().take(10) {
                 if r.kind == RegKind::Scalar && r.precise {
                     bt.set_reg(fr, i);
-                    names.push(format!("r{i}"));
                 }
             }
             for (spi, s) in f.stack.iter().enumerate().take(64) {
                 if s.is_spilled() && s.spilled.kind == RegKind::Scalar && s.spilled.precise {
                     bt.set_slot(fr, spi);
-                    names.push(format!("fp{}", -(spi as i64 + 1) * 8));
                 }
             }
-            if !names.is_empty() {
-                lines.push(format!("frame {fr}: propagating {}", names.join(",")));
-            }
         }
+        // The names are only formatted when the log shows them.
         if self.log.level() >= 2 {
-            for l in lines {
-                self.log.line(format_args!("{l}"));
+            for fr in (0..ck.frames.len()).rev() {
+                let regs = (0..10).filter(|&i| bt.reg(fr, i)).map(|i| format!("r{i}"));
+                let slots = (0..64)
+                    .filter(|&spi| bt.slot(fr, spi))
+                    .map(|spi| format!("fp{}", -(spi as i64 + 1) * 8));
+                let names: Vec<String> = regs.chain(slots).collect();
+                if !names.is_empty() {
+                    self.log
+                        .line(format_args!("frame {fr}: propagating {}", names.join(",")));
+                }
             }
         }
         self.backtrack(bt)
@@ -629,21 +633,6 @@ impl Verifier<'_> {
         }
     }
 
-    /// Marks every scalar of the current path's checkpoints precise, silently (used when a
-    /// path converges on a state whose own marks are not final yet).
-    pub(crate) fn force_path_precise(&mut self) {
-        let mut p = self.parent;
-        while let Some(id) = p {
-            let ck = &mut self.ckpts.arena[id];
-            ck.state.for_each_reg(|r| {
-                if r.kind == RegKind::Scalar {
-                    r.precise = true;
-                }
-            });
-            p = ck.parent;
-        }
-    }
-
     /// `find_prev_entry`: the closest checkpoint above the current state's own one that was
     /// taken at the current instruction with the same call sites (the previous loop iteration).
     pub(crate) fn prev_loop_entry(&self) -> Option<usize> {
@@ -679,11 +668,12 @@ impl Verifier<'_> {
         hist: Option<usize>,
         bt: &mut Bt,
     ) -> Result<(), Stop> {
-        let Some(insn) = self.prog.slots.get(idx).copied().flatten() else {
+        // By reference: this runs for every instruction walked back over.
+        let Some(insn) = self.prog.slots.get(idx).and_then(Option::as_ref) else {
             return Ok(());
         };
         if self.log.level() >= 2 {
-            let text = self.insn_text(&insn);
+            let text = self.insn_text(insn);
             self.log.line(format_args!(
                 "mark_precise: frame{}: regs={} stack={} before {idx}: {text}",
                 bt.frame,
@@ -692,12 +682,12 @@ impl Verifier<'_> {
             ));
         }
         let (stack, linked, stack_ptrs) = match hist.map(|h| &self.prec.hist[h]) {
-            Some(h) => (h.stack, h.linked.clone(), h.stack_ptrs),
+            Some(h) => (h.stack, h.linked.as_deref(), h.stack_ptrs),
             None => (None, None, 0),
         };
-        bt.sync_linked(linked.as_deref());
+        bt.sync_linked(linked);
         let fr = bt.frame;
-        match insn {
+        match *insn {
             Insn::Alu { op, dst, src, .. } => {
                 if !bt.reg(fr, dst.index()) {
                     return Ok(());
@@ -860,7 +850,7 @@ impl Verifier<'_> {
                 return Ok(());
             }
         }
-        bt.sync_linked(linked.as_deref());
+        bt.sync_linked(linked);
         Ok(())
     }
 
@@ -879,8 +869,8 @@ impl Verifier<'_> {
 
     /// Whether subprogram `sp` is verified on its own (a global function) rather than at
     /// each call site.
-    pub(crate) fn verified_separately(&self, _sp: usize) -> bool {
-        false
+    pub(crate) fn verified_separately(&self, sp: usize) -> bool {
+        self.globals.separate(sp)
     }
 
     /// The instruction as the kernel's log prints it: `(bf) r1 = r10`.

@@ -8,7 +8,7 @@
 
 use crate::error::VerifierError as E;
 use crate::explore::{Res, Verifier};
-use crate::state::{Frame, Reg, RegKind, SlotType, StackSlot, State};
+use crate::state::{ADD_CONST, Frame, IterState, Reg, RegKind, SlotType, StackSlot, State};
 use std::collections::HashMap;
 
 /// An explored state kept for pruning (`bpf_verifier_state_list` entry).
@@ -25,6 +25,10 @@ pub(crate) struct Checkpoint {
     pub pos: crate::precision::PathPos,
     /// The instruction it was taken at.
     pub insn: usize,
+    /// A loop iteration below it converged on an unfinished state, whose precision marks were
+    /// not final: later pruning against this state compares every scalar by range
+    /// (the kernel's `force_exact` for states of a loop being explored).
+    pub loop_exact: bool,
 }
 
 /// All checkpoints, and the ones kept per instruction.
@@ -78,6 +82,7 @@ impl Checkpoints {
             misses: 0,
             pos,
             insn,
+            loop_exact: false,
         });
         self.at[insn].push(id);
         self.max_per_insn = self.max_per_insn.max(self.at[insn].len() as u32);
@@ -96,16 +101,20 @@ enum Exact {
     Yes,
 }
 
-/// A bijection between ids of the old and the current state (`check_ids`).
+/// A bijection between ids of the old and the current state (`check_ids`). Ids are widened
+/// to 64 bits so that the temporary ids of [`IdMap::check_scalar`] never meet real ones.
 #[derive(Default)]
 struct IdMap {
-    map: HashMap<u32, u32>,
-    rev: HashMap<u32, u32>,
-    tmp: u32,
+    map: HashMap<u64, u64>,
+    rev: HashMap<u64, u64>,
+    tmp: u64,
 }
 
 impl IdMap {
     fn check(&mut self, old: u32, cur: u32) -> bool {
+        self.check_wide(old as u64, cur as u64)
+    }
+    fn check_wide(&mut self, old: u64, cur: u64) -> bool {
         if old == 0 && cur == 0 {
             return true;
         }
@@ -126,11 +135,11 @@ impl IdMap {
     fn check_scalar(&mut self, old: u32, cur: u32) -> bool {
         let mut fresh = || {
             self.tmp += 1;
-            0x8000_0000 | self.tmp
+            (1 << 32) | self.tmp
         };
-        let old = if old == 0 { fresh() } else { old };
-        let cur = if cur == 0 { fresh() } else { cur };
-        self.check(old, cur)
+        let old = if old == 0 { fresh() } else { old as u64 };
+        let cur = if cur == 0 { fresh() } else { cur as u64 };
+        self.check_wide(old, cur)
     }
 }
 
@@ -161,7 +170,13 @@ fn regsafe(old: &Reg, cur: &Reg, ids: &mut IdMap, exact: Exact) -> bool {
     }
     match old.kind {
         RegKind::Scalar if !old.precise && exact == Exact::No => true,
-        RegKind::Scalar => scalar_within(old, cur) && ids.check_scalar(old.id, cur.id),
+        RegKind::Scalar => {
+            // Offset-linked scalars must carry the same offset.
+            let add_const = |r: &Reg| (r.id & ADD_CONST != 0).then_some(r.off);
+            add_const(old) == add_const(cur)
+                && scalar_within(old, cur)
+                && ids.check_scalar(old.id, cur.id)
+        }
         RegKind::MapKey { .. } | RegKind::MapValue { .. } | RegKind::Mem { .. } => {
             old.off == cur.off
                 && scalar_within(old, cur)
@@ -229,6 +244,18 @@ fn stacksafe(old: &Frame, cur: &Frame, ids: &mut IdMap, exact: Exact, allow_unin
         }
         if o.types[7] == SlotType::Spill && !regsafe(&o.spilled, &c.spilled, ids, exact) {
             return false;
+        }
+        // Iterators: same type, state and trust, and the same reference. The depth does not
+        // count (it would keep loops from converging; it only serves the loop check).
+        if o.types[7] == SlotType::Iter {
+            let same = match (o.iter, c.iter) {
+                (Some(a), Some(b)) => a.btf_id == b.btf_id && a.state == b.state && a.rcu == b.rcu,
+                (None, None) => true,
+                _ => false,
+            };
+            if !same || !ids.check(o.spilled.ref_obj_id, c.spilled.ref_obj_id) {
+                return false;
+            }
         }
     }
     true
@@ -324,6 +351,20 @@ pub(crate) fn widen_imprecise(old: &State, cur: &mut State) {
     }
 }
 
+/// `iter_active_depths_differ`: an iterator active in `old` is at another iteration in `cur`,
+/// so the two states are different loop iterations, not an infinite loop.
+fn iter_active_depths_differ(old: &State, cur: &State) -> bool {
+    old.frames.iter().zip(&cur.frames).any(|(fo, fc)| {
+        fo.stack.iter().enumerate().any(|(spi, s)| {
+            let Some(it) = s.iter.filter(|_| s.types[0] == SlotType::Iter) else {
+                return false;
+            };
+            it.state == IterState::Active
+                && fc.stack.get(spi).and_then(|c| c.iter).map(|c| c.depth) != Some(it.depth)
+        })
+    })
+}
+
 /// `states_maybe_looping`: same frame depth and identical registers in the current frame.
 fn maybe_looping(old: &State, cur: &State) -> bool {
     // Precision marks do not count (the kernel compares up to `frameno`).
@@ -346,10 +387,48 @@ fn maybe_looping(old: &State, cur: &State) -> bool {
 }
 
 impl Verifier<'_> {
+    /// At an iterator `_next` call: the iterator passed in `r1` is active (not drained).
+    fn cur_iter_active(&self) -> bool {
+        let r1 = self.cur.regs()[1];
+        let RegKind::Stack { frame } = r1.kind else {
+            return false;
+        };
+        let Some(v) = r1.var.const_value() else {
+            return false;
+        };
+        let off = r1.off as i64 + v as i64;
+        if off >= 0 {
+            return false;
+        }
+        let spi = ((-off - 1) / 8) as usize;
+        self.cur
+            .frames
+            .get(frame as usize)
+            .and_then(|f| f.stack.get(spi))
+            .and_then(|s| s.iter)
+            .is_some_and(|it| it.state == IterState::Active)
+    }
+
+    /// Makes every checkpoint of the current path compare by range from now on.
+    fn mark_path_loop_exact(&mut self) {
+        let mut p = self.parent;
+        while let Some(id) = p {
+            let c = &mut self.ckpts.arena[id];
+            if c.loop_exact {
+                // Its ancestors were flagged together with it.
+                break;
+            }
+            c.loop_exact = true;
+            p = c.parent;
+        }
+    }
+
     /// `is_state_visited`: `true` when the current path can be pruned here.
     pub(crate) fn is_state_visited(&mut self) -> Res<bool> {
         let insn = self.insn_idx;
-        let force = self.prog.force_checkpoint[insn] || self.prec.state_hist_len() > 40;
+        let force = self.prog.force_checkpoint[insn]
+            || self.prec.state_hist_len() > 40
+            || self.input.prog_flags & lull_abi::prog_flags::TEST_STATE_FREQ != 0;
         let allow_uninit = self.perfmon;
         // Unprivileged programs keep every scalar precise.
         let inexact = if self.bpf_capable {
@@ -363,14 +442,16 @@ impl Verifier<'_> {
                 && self.insn_processed - self.prev_insn_processed >= 8);
         let calls_cb = matches!(self.prog.slots[insn], Some(lull_isa::Insn::Call(lull_isa::CallTarget::Helper(id))) if crate::proto::calls_callback(id));
         let is_may_goto = matches!(self.prog.slots[insn], Some(lull_isa::Insn::MayGoto { .. }));
+        let is_iter_next = self.iter_next[insn];
         let mut k = 0;
         while k < self.ckpts.at[insn].len() {
             let id = self.ckpts.at[insn][k];
             let c = &self.ckpts.arena[id];
             let hit = if c.branches > 0 {
-                // Callback call sites and may_goto compare against unfinished states: that is
-                // how their iterations converge.
+                // Iterator `_next` calls, callback call sites and may_goto compare against
+                // unfinished states: that is how their iterations converge.
                 let converges = (calls_cb
+                    || is_iter_next
                     || (is_may_goto && c.state.may_goto_depth != self.cur.may_goto_depth))
                     && states_equal(
                         &c.state,
@@ -379,16 +460,21 @@ impl Verifier<'_> {
                         allow_uninit,
                         &self.prog.live_regs,
                         insn,
-                    );
+                    )
+                    && (!is_iter_next || self.cur_iter_active());
                 if converges {
-                    // The unfinished state's precision marks are not final: keep every scalar
-                    // of this path precise so no later pruning relies on missing marks.
-                    self.force_path_precise();
+                    // The unfinished state's precision marks are not final: states of this
+                    // path are compared by range from now on, so that no later pruning relies
+                    // on missing marks (their own marks stay as they are: widening of later
+                    // iterations still sees which scalars really are precise).
+                    self.mark_path_loop_exact();
                     true
                 } else {
                     if !calls_cb
+                        && !is_iter_next
                         && maybe_looping(&c.state, &self.cur)
                         && c.state.may_goto_depth == self.cur.may_goto_depth
+                        && !iter_active_depths_differ(&c.state, &self.cur)
                         && states_equal(
                             &c.state,
                             &self.cur,
@@ -412,12 +498,22 @@ impl Verifier<'_> {
                 states_equal(
                     &c.state,
                     &self.cur,
-                    inexact,
+                    if c.loop_exact {
+                        Exact::RangeWithin
+                    } else {
+                        inexact
+                    },
                     allow_uninit,
                     &self.prog.live_regs,
                     insn,
                 )
             };
+            if hit && self.ckpts.arena[id].loop_exact {
+                // Pruned by range against a state whose marks were not final: this path's
+                // marks are not final either (the kernel's `update_loop_entry` on a
+                // `force_exact` hit).
+                self.mark_path_loop_exact();
+            }
             let c = &mut self.ckpts.arena[id];
             if hit {
                 c.hits += 1;

@@ -813,3 +813,87 @@ fn array_lookup_with_unknown_or_out_of_range_key_may_be_null() {
         .unpriv()
         .reject("invalid mem access 'map_value_or_null'");
 }
+
+// ---- unprivileged map pointers and tail calls ----
+
+#[test]
+fn map_pointer_loads_need_cap_perfmon() {
+    let text = "r1 = map[idx:0]\nr6 = *(u64 *)(r1 +0)\nr0 = 1\nexit";
+    case(text)
+        .map(MapInfo::new(MapType::Array, 4, 48, 1))
+        .accept();
+    case(text)
+        .map(MapInfo::new(MapType::Array, 4, 48, 1))
+        .unpriv()
+        .reject("'struct bpf_array' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN");
+    // The capability check comes before the offset and direction checks.
+    case("r1 = map[idx:0]\nr6 = *(u64 *)(r1 -8)\nr0 = 1\nexit")
+        .map(MapInfo::new(MapType::Array, 4, 48, 1))
+        .unpriv()
+        .reject("access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN");
+}
+
+#[test]
+fn tail_call_with_two_prog_arrays_is_refused_to_unprivileged() {
+    let text = "r6 = *(u32 *)(r1 +8)\nif r6 != 0 goto l0\nr2 = map[idx:0]\ngoto l1\nl0:\nr2 = map[idx:1]\nl1:\nr3 = 0\ncall 12\nr0 = 1\nexit";
+    let arrays = |c: Case| {
+        c.map(MapInfo::new(MapType::ProgArray, 4, 4, 4))
+            .map(MapInfo::new(MapType::ProgArray, 4, 4, 4))
+    };
+    arrays(case(text)).accept();
+    arrays(case(text))
+        .unpriv()
+        .reject("tail_call abusing map_ptr");
+    // One prog array on both paths is fine.
+    let same = "r6 = *(u32 *)(r1 +8)\nif r6 != 0 goto l0\nr2 = map[idx:0]\ngoto l1\nl0:\nr2 = map[idx:0]\nl1:\nr3 = 0\ncall 12\nr0 = 1\nexit";
+    arrays(case(same)).unpriv().accept();
+}
+
+#[test]
+fn sockmap_update_from_a_tracing_context_explains_why() {
+    let text = "r1 = map[idx:0]\n*(u32 *)(r10 -4) = 0\nr2 = r10\nr2 += -4\ncall 3\nr0 = 0\nexit";
+    let sockmap = MapInfo::new(MapType::Sockmap, 4, 4, 1);
+    case(text)
+        .ty(ProgType::RawTracepoint)
+        .map(sockmap.clone())
+        .reject("cannot update sockmap in this context\ncannot pass map_type 15 into func bpf_map_delete_elem#3");
+    case(text).map(sockmap).accept();
+}
+
+#[test]
+fn stats_level_prints_stack_depth() {
+    let insns = located("*(u64 *)(r10 -8) = 0\nr0 = 0\nexit");
+    let mut input = VerifyInput::new(&insns, ProgType::SocketFilter);
+    input.log_level = 4;
+    let o = verify(&input);
+    assert!(o.accepted);
+    assert!(o.log.contains("\nstack depth 8\n"), "log:\n{}", o.log);
+}
+
+#[test]
+fn one_store_instruction_cannot_access_context_and_stack() {
+    // r1 (the context) is compared with 0: both branches are explored; one stores the
+    // context pointer to fp-8, the other a stack pointer, and insn 10 writes through it.
+    let text = "r3 = 42\nr6 = r10\nr6 += -8\nif r1 == 0 goto l0\nr2 = r10\nr2 += -16\n\
+                *(u64 *)(r6 +0) = r2\nl0:\nif r1 != 0 goto l1\n*(u64 *)(r6 +0) = r1\n\
+                l1:\nr1 = *(u64 *)(r6 +0)\n*(u32 *)(r1 +8) = r3\nr0 = 0\nexit";
+    case(text)
+        .ty(ProgType::SchedCls)
+        .reject("same insn cannot be used with different pointers");
+    // Stack and map value pointers may share an instruction.
+    let text = "r6 = r10\nr6 += -8\n*(u64 *)(r10 -8) = 0\nif r1 == 0 goto l0\n\
+                r2 = r10\nr2 += -8\nr1 = map[idx:0]\ncall 1\nif r0 == 0 goto l1\nr6 = r0\n\
+                l0:\n*(u32 *)(r6 +0) = 1\nl1:\nr0 = 0\nexit";
+    case(text).map(hash(8, 8)).accept();
+}
+
+#[test]
+fn unprivileged_programs_are_limited_to_4096_instructions() {
+    let text: &'static str =
+        Box::leak(format!("r0 = 0\n{}exit", "r0 += 1\n".repeat(4095)).into_boxed_str());
+    case(text).accept();
+    case(text).unpriv().reject("too large");
+    let fits: &'static str =
+        Box::leak(format!("r0 = 0\n{}exit", "r0 += 1\n".repeat(4094)).into_boxed_str());
+    case(fits).unpriv().accept();
+}

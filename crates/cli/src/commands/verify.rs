@@ -52,9 +52,11 @@ pub struct Args {
     /// The license a raw program is loaded with (GPL-only helpers need a GPL-compatible one).
     #[arg(long, default_value = "GPL", requires = "raw")]
     license: String,
-    /// Log level: 0 none, 1 the path to an error (default), 2 every instruction with its state.
-    #[arg(long, default_value_t = 1)]
-    log_level: u32,
+    /// Log level: 0 none, 1 the path to an error, 2 every instruction with its state. Default 1,
+    /// or 0 with `--json` (which prints no log: like the kernel's statistics-only level, nothing
+    /// is formatted, so `verification_time_ns` compares with the kernel's `verification time`).
+    #[arg(long)]
+    log_level: Option<u32>,
     /// Kernel BTF for CO-RE relocations and ksyms (default: `/sys/kernel/btf/vmlinux` if present).
     #[arg(long, value_name = "FILE")]
     btf: Option<PathBuf>,
@@ -131,7 +133,7 @@ fn print(v: &Verdict<'_>, json: bool) {
 /// Runs the command.
 pub fn run(args: Args) -> Result<Outcome> {
     let opts = VerifyOptions {
-        log_level: args.log_level,
+        log_level: args.log_level.unwrap_or(if args.json { 0 } else { 1 }),
         privileged: !args.unprivileged,
         caps: None,
         extra_prog_flags: 0,

@@ -47,6 +47,7 @@ fn reg_width(s: &Scalar) -> u32 {
 impl Verifier<'_> {
     /// Gives a non-constant scalar an id before it is copied (`assign_scalar_id_before_mov`).
     fn assign_scalar_id(&mut self, r: IsaReg) {
+        super::linked::unlink_offset(&mut self.cur.regs_mut()[r.index()]);
         let reg = self.cur.regs()[r.index()];
         if reg.is_scalar() && reg.id == 0 && !reg.var.is_const() {
             let id = self.new_id();
@@ -156,7 +157,9 @@ impl Verifier<'_> {
             self.update_alu_state(op, dst.num(), ALU_NON_POINTER, 0)?;
         }
         let v = domain::alu(op, width, &d.var, &src_reg.var);
-        self.set_reg(dst, Reg::scalar(v));
+        let mut out = Reg::scalar(v);
+        (out.id, out.off) = super::linked::after_alu(&d, op, width, &src_reg, self.bpf_capable);
+        self.set_reg(dst, out);
         Ok(())
     }
 

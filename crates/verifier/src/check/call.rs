@@ -219,7 +219,47 @@ fn map_func_ok(
     }
 }
 
+/// Whether the kernel rewrites context accesses of this program type (`convert_ctx_access`).
+fn ctx_converted(pt: lull_abi::ProgType) -> bool {
+    use lull_abi::ProgType as P;
+    !matches!(
+        pt,
+        P::Kprobe
+            | P::Tracepoint
+            | P::RawTracepoint
+            | P::RawTracepointWritable
+            | P::Tracing
+            | P::Lsm
+            | P::StructOps
+            | P::Ext
+            | P::Syscall
+    )
+}
+
+/// `BPF_FUNC_tail_call`.
+const TAIL_CALL: i32 = 12;
+
 impl Verifier<'_> {
+    /// `do_misc_fixups` on tail calls: for maps without `bypass_spec_v1` (created without
+    /// `CAP_PERFMON`) the call is patched with the bounds of its one prog array, which is
+    /// impossible when several prog arrays reach the same call.
+    pub(crate) fn check_tail_call_maps(&self) -> Result<(), (E, usize)> {
+        if self.perfmon {
+            return Ok(());
+        }
+        let mut poisoned: Vec<usize> = self
+            .tail_call_maps
+            .iter()
+            .filter(|(_, (_, p))| *p)
+            .map(|(&i, _)| i)
+            .collect();
+        poisoned.sort_unstable();
+        match poisoned.first() {
+            Some(&i) => Err((E::Malformed("tail_call abusing map_ptr".into()), i)),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn check_call(&mut self, target: CallTarget) -> Res<Flow> {
         if self.cur.lock.is_some() && matches!(target, CallTarget::Helper(id) if id != 94) {
             return Err(E::CallWhileLocked);
@@ -236,6 +276,9 @@ impl Verifier<'_> {
                     .prog
                     .subprog_at(target)
                     .ok_or(E::InvalidCallDestination)?;
+                if self.globals.separate(sp) {
+                    return self.call_global(sp);
+                }
                 self.enter_subprog(sp, None)?;
                 Ok(Flow::Continue)
             }
@@ -514,6 +557,12 @@ impl Verifier<'_> {
         self.helper_mem_access(regno, size, access, zero_ok, None)
     }
 
+    /// `check_helper_mem_access` for an argument that is not a helper's (global function
+    /// arguments): `size` bytes at the pointer in `regno`, zero allowed.
+    pub(crate) fn arg_mem_access(&mut self, regno: IsaReg, size: i64, access: Access) -> Res<()> {
+        self.helper_mem_access(regno, size, access, true, None)
+    }
+
     /// `check_helper_mem_access`: the helper reads or writes `size` bytes through `regno`.
     fn helper_mem_access(
         &mut self,
@@ -610,6 +659,16 @@ impl Verifier<'_> {
             }
             RegKind::KernelPtr { .. } => Ok(()),
             RegKind::Ctx if self.input.prog_type == lull_abi::ProgType::Syscall => Ok(()),
+            // Program types whose context is not rewritten (no `convert_ctx_access`): the
+            // last byte of the range must be an accessible context byte.
+            RegKind::Ctx if size > 0 && !ctx_converted(self.input.prog_type) => {
+                let access = if meta.is_some_and(|m| m.raw_mode) {
+                    Access::Write
+                } else {
+                    Access::Read
+                };
+                self.check_mem_access(regno, size - 1, 1, access, None, None, false)
+            }
             _ => {
                 if zero_ok && size == 0 && reg.is_null() {
                     return Ok(());
@@ -704,14 +763,36 @@ impl Verifier<'_> {
         for i in 0..5 {
             self.check_arg(&h, i, &mut meta)?;
         }
-        // record_func_map: map type and helper must agree.
+        // record_func_map: map type and helper must agree; a tail call remembers its map.
+        if let (Some(map), TAIL_CALL) = (meta.map, id) {
+            let seen = self
+                .tail_call_maps
+                .entry(self.insn_idx)
+                .or_insert((map, false));
+            if seen.0 != map {
+                *seen = (map, true);
+            }
+        }
         if let Some(map) = meta.map {
             let mt = self.maps[map as usize].map_type;
             if !map_func_ok(mt, id, self.input.prog_type, self.input.expected_attach) {
-                return Err(E::MapFuncMismatch {
+                let mismatch = E::MapFuncMismatch {
                     map_type: mt.to_u32(),
                     func: name,
                     id,
+                };
+                // may_update_sockmap logs why before the mismatch itself.
+                let sockmap_write =
+                    matches!(mt, MapType::Sockmap | MapType::Sockhash) && matches!(id, 2 | 3);
+                return Err(if sockmap_write {
+                    E::WithNote {
+                        first: Box::new(E::Malformed(
+                            "cannot update sockmap in this context".into(),
+                        )),
+                        note: mismatch.to_string(),
+                    }
+                } else {
+                    mismatch
                 });
             }
         }
@@ -1048,6 +1129,9 @@ impl Verifier<'_> {
         }
         if curframe > 0 {
             return self.exit_subprog();
+        }
+        if cb.is_none() && self.cur.cur().subprog != 0 {
+            return self.exit_global();
         }
         let r0 = self.src_reg(IsaReg::R0)?;
         if cb == Some(Callback::Async) {

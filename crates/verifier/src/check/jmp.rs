@@ -2,6 +2,7 @@
 //! otherwise explore both sides with refined registers — scalar bounds, null checks of nullable
 //! pointers (`mark_ptr_or_null_regs`) and packet ranges (`try_match_pkt_pointers`).
 
+use super::linked::sync_linked;
 use crate::domain::{self, Scalar};
 use crate::error::VerifierError as E;
 use crate::explore::{Flow, Res, Verifier};
@@ -107,18 +108,6 @@ fn mark_pkt_end(st: &mut State, r: IsaReg, open: bool) {
     if reg.kind == RegKind::Packet {
         reg.range = if open { BEYOND_PKT_END } else { AT_PKT_END };
     }
-}
-
-/// `sync_linked_regs`: every scalar with the same id takes the refined value.
-fn sync_linked(st: &mut State, known: Reg) {
-    if !known.is_scalar() || known.id == 0 {
-        return;
-    }
-    st.for_each_reg(|r| {
-        if r.is_scalar() && r.id == known.id {
-            r.var = known.var;
-        }
-    });
 }
 
 impl Verifier<'_> {

@@ -6,17 +6,18 @@
 //! `__map`); pointers to kernel structs must hold a matching `PTR_TO_BTF_ID`, trusted or RCU as
 //! the flags demand. Acquired objects become references that must be released; the RCU and
 //! preemption regions opened by `bpf_rcu_read_lock` / `bpf_preempt_disable` are tracked in the
-//! state and constrain sleepable calls. Argument kinds Lull does not model yet (dynptrs,
-//! open-coded iterators, graph nodes, allocated objects, callbacks, IRQ flags) are reported as
-//! unsupported rather than judged.
+//! state and constrain sleepable calls. Open-coded iterator arguments go to [`super::iter`].
+//! Argument kinds Lull does not model yet (dynptrs, graph nodes, allocated objects, callbacks,
+//! IRQ flags) are reported as unsupported rather than judged.
 
+use super::iter::{IterError, IterRef, IterRole, IterType};
 use crate::btf_ptr::{btf_ptr, is_rcu_reg, is_trusted_reg, ptr_to_struct};
 use crate::error::VerifierError as E;
 use crate::explore::{Res, Verifier};
 use crate::prog_types::Access;
 use crate::proto::kfuncs::{
-    self, KF_ACQUIRE, KF_RCU, KF_RCU_PROTECTED, KF_RELEASE, KF_RET_NULL, KF_SLEEPABLE,
-    KF_TRUSTED_ARGS,
+    self, KF_ACQUIRE, KF_ITER_DESTROY, KF_ITER_NEW, KF_ITER_NEXT, KF_RCU, KF_RCU_PROTECTED,
+    KF_RELEASE, KF_RET_NULL, KF_SLEEPABLE, KF_TRUSTED_ARGS,
 };
 use crate::state::{PtrTrust, Reg, RegKind};
 use lull_btf::{Btf, Param, TypeId, TypeKind};
@@ -101,6 +102,8 @@ struct KMeta {
     r0_size: Option<u64>,
     r0_rdonly: bool,
     arg_constant: Option<u64>,
+    /// The initialised iterator argument (`meta->iter`).
+    iter: Option<IterRef>,
 }
 
 impl Verifier<'_> {
@@ -149,7 +152,6 @@ impl Verifier<'_> {
         if name == "bpf_obj_new_impl"
             || name == "bpf_percpu_obj_new_impl"
             || name == "bpf_rdonly_cast" && self.cur.regs()[2].const_value().is_none()
-            || flags & (kfuncs::KF_ITER_NEW | kfuncs::KF_ITER_NEXT | kfuncs::KF_ITER_DESTROY) != 0
         {
             return Err(E::KfuncUnsupportedNamed {
                 name,
@@ -191,6 +193,7 @@ impl Verifier<'_> {
                     }
                 });
                 self.cur.rcu_lock = false;
+                self.iters_leave_rcu();
             } else if sleepable {
                 return Err(E::Malformed(format!(
                     "kernel func {name} is sleepable within rcu_read_lock region"
@@ -231,6 +234,11 @@ impl Verifier<'_> {
         }
         let r0 = self.kfunc_ret(btf, &name, flags, ret_type, &meta)?;
         self.set_reg(IsaReg::R0, r0);
+        if flags & KF_ITER_NEXT != 0
+            && let Some(it) = meta.iter
+        {
+            self.process_iter_next_call(&it)?;
+        }
         Ok(())
     }
 
@@ -264,7 +272,17 @@ impl Verifier<'_> {
                         }),
                     }
                 } else if let Some(sid) = ptr_to_struct(btf, ret_type) {
-                    let trust = if name == "bpf_get_kmem_cache" {
+                    let iter_rcu = meta
+                        .iter
+                        .filter(|_| flags & KF_ITER_NEXT != 0)
+                        .map(|it| self.iter_slot(&it).and_then(|s| s.rcu) == Some(true));
+                    let trust = if let Some(rcu) = iter_rcu {
+                        if rcu {
+                            PtrTrust::Rcu
+                        } else {
+                            PtrTrust::Trusted
+                        }
+                    } else if name == "bpf_get_kmem_cache" {
                         PtrTrust::Untrusted
                     } else if flags & KF_RCU_PROTECTED != 0 {
                         PtrTrust::Rcu
@@ -384,6 +402,11 @@ impl Verifier<'_> {
                         kind_str(btf, tid)
                     )));
                 }
+            }
+            if let Some(ty) = iter_arg_type(btf, flags, i, pname, p.type_id) {
+                self.kfunc_iter_arg(name, flags, regno, ty, meta)?;
+                i += 1;
+                continue;
             }
             let nullable = pname.ends_with("__nullable") || pname.ends_with("__opt");
             if (reg.is_null() || reg.maybe_null) && !nullable {
@@ -641,4 +664,69 @@ fn scalar_struct(btf: &Btf, id: TypeId, depth: u32) -> bool {
             _ => false,
         }
     })
+}
+
+/// `is_kfunc_arg_iter` + `btf_check_iter_arg`: argument `i` is an iterator (the first
+/// argument of an iterator kfunc, or one named `…__iter`) of the returned type.
+fn iter_arg_type(btf: &Btf, flags: u32, i: usize, pname: &str, ty: TypeId) -> Option<IterType> {
+    let iter_kfunc = flags & (KF_ITER_NEW | KF_ITER_NEXT | KF_ITER_DESTROY) != 0;
+    if !(iter_kfunc && i == 0 || pname.ends_with("__iter")) {
+        return None;
+    }
+    let pointee = btf.ptr_target(ty).ok()?;
+    let (sid, st) = btf.skip_mods_and_typedefs(pointee).ok()?;
+    if !matches!(st.kind, TypeKind::Struct(_)) {
+        return None;
+    }
+    let kind = crate::proto::iters::kind_of(btf.name(st))?;
+    let size = btf.resolve_size(sid).ok()?;
+    Some(IterType {
+        btf_id: sid,
+        kind,
+        nr_slots: size as usize / 8,
+    })
+}
+
+impl Verifier<'_> {
+    /// `KF_ARG_PTR_TO_ITER`.
+    fn kfunc_iter_arg(
+        &mut self,
+        name: &str,
+        flags: u32,
+        regno: u8,
+        ty: IterType,
+        meta: &mut KMeta,
+    ) -> Res<()> {
+        let reg = self.cur.regs()[regno as usize];
+        if flags & (KF_TRUSTED_ARGS | KF_RCU) != 0 && (reg.is_null() || reg.maybe_null) {
+            return Err(E::Malformed(format!(
+                "Possibly NULL pointer passed to trusted arg{}",
+                regno - 1
+            )));
+        }
+        if name == "bpf_iter_css_task_new" {
+            use lull_abi::ProgType as P;
+            let allowed = match self.input.prog_type {
+                P::Lsm => true,
+                P::Tracing => self.input.expected_attach == Some(lull_abi::AttachType::TraceIter),
+                _ => false,
+            };
+            if !allowed && !self.in_sleepable() {
+                return Err(IterError::CssTaskNotAllowed.into());
+            }
+        }
+        let role = if flags & KF_ITER_NEW != 0 {
+            IterRole::New
+        } else if flags & KF_ITER_DESTROY != 0 {
+            IterRole::Destroy
+        } else {
+            IterRole::Use
+        };
+        let it = self.process_iter_arg(regno, name, role, ty, flags & KF_RCU_PROTECTED != 0)?;
+        if let Some(it) = it {
+            meta.ref_obj_id = it.ref_obj_id;
+            meta.iter = Some(it);
+        }
+        Ok(())
+    }
 }

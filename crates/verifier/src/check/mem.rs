@@ -318,13 +318,18 @@ impl Verifier<'_> {
                     ) => "bpf_htab",
                     _ => "bpf_map",
                 };
-                if access == Access::Write {
-                    return Err(E::Malformed(format!("only read from {tname} is supported")));
+                if !self.perfmon {
+                    return Err(E::Malformed(format!(
+                        "'struct {tname}' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN"
+                    )));
                 }
                 if off < 0 {
                     return Err(E::Malformed(format!(
                         "R{rn} is {tname} invalid negative access: off={off}"
                     )));
+                }
+                if access == Access::Write {
+                    return Err(E::Malformed(format!("only read from {tname} is supported")));
                 }
                 loaded = Some(Reg::unknown());
             }
@@ -446,7 +451,7 @@ impl Verifier<'_> {
         src: IsaReg,
         off: i16,
     ) -> Res<()> {
-        self.src_reg(src)?;
+        let ptr = self.src_reg(src)?;
         self.check_dst(dst)?;
         self.check_mem_access(
             src,
@@ -456,7 +461,40 @@ impl Verifier<'_> {
             Some(dst),
             None,
             signed,
-        )
+        )?;
+        self.save_aux_ptr_type(&ptr, true)
+    }
+
+    /// `save_aux_ptr_type`: a load or store instruction is rewritten for the pointer type it
+    /// accesses, so every path must give it the same type when one of them is a context,
+    /// socket or kernel pointer (those accesses are rewritten differently).
+    fn save_aux_ptr_type(&mut self, ptr: &Reg, allow_trust_mismatch: bool) -> Res<()> {
+        // Types whose accesses the kernel rewrites (reg_type_mismatch_ok() is false).
+        let sensitive = |k: &RegKind| {
+            matches!(
+                k,
+                RegKind::Ctx | RegKind::Sock(_) | RegKind::KernelPtr { .. }
+            )
+        };
+        let ty = ptr.type_str();
+        let btf = matches!(ptr.kind, RegKind::KernelPtr { .. });
+        let entry = self.insn_ptr_types.entry(self.insn_idx);
+        let std::collections::hash_map::Entry::Occupied(mut prev) = entry else {
+            entry.or_insert((ty, sensitive(&ptr.kind), btf));
+            return Ok(());
+        };
+        let (prev_ty, prev_sensitive, prev_btf) = prev.get().clone();
+        if prev_ty == ty || (!prev_sensitive && !sensitive(&ptr.kind)) {
+            return Ok(());
+        }
+        if allow_trust_mismatch && btf && prev_btf {
+            // One path trusted, another not: the load falls back to an untrusted probe.
+            prev.insert(("untrusted_ptr_".into(), true, true));
+            return Ok(());
+        }
+        Err(E::Malformed(
+            "same insn cannot be used with different pointers".into(),
+        ))
     }
 
     pub(crate) fn check_store(
@@ -469,7 +507,7 @@ impl Verifier<'_> {
         match src {
             Operand::Reg(r) => {
                 self.src_reg(r)?;
-                self.src_reg(dst)?;
+                let ptr = self.src_reg(dst)?;
                 self.check_mem_access(
                     dst,
                     off as i64,
@@ -478,16 +516,13 @@ impl Verifier<'_> {
                     Some(r),
                     None,
                     false,
-                )
+                )?;
+                self.save_aux_ptr_type(&ptr, false)
             }
             Operand::Imm(imm) => {
+                // Since Linux 6.2 immediate stores into the context are checked like
+                // register stores (and rewritten by `convert_ctx_access`).
                 let d = self.src_reg(dst)?;
-                if d.kind == RegKind::Ctx {
-                    return Err(E::StNotAllowed {
-                        reg: dst.num(),
-                        ty: d.type_str(),
-                    });
-                }
                 self.check_mem_access(
                     dst,
                     off as i64,
@@ -496,7 +531,8 @@ impl Verifier<'_> {
                     None,
                     Some(imm),
                     false,
-                )
+                )?;
+                self.save_aux_ptr_type(&d, false)
             }
         }
     }
@@ -612,6 +648,11 @@ impl Verifier<'_> {
             }),
             LdImm64Kind::MapValue | LdImm64Kind::MapIdxValue => {
                 let map = map_at(self, imm)?;
+                if self.maps[map as usize].map_type == lull_abi::MapType::Arena {
+                    // An address of an `__arena` global: the kernel knows nothing of it.
+                    self.set_reg(dst, Reg::scalar(crate::domain::Scalar::unknown()));
+                    return Ok(());
+                }
                 let mut r = Reg::pointer(RegKind::MapValue { map });
                 r.off = next_imm;
                 r

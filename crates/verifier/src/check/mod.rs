@@ -3,7 +3,9 @@
 
 mod alu;
 mod call;
+mod iter;
 mod jmp;
 mod kfunc;
+mod linked;
 pub(crate) mod mem;
 mod stack;

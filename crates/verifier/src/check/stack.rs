@@ -95,6 +95,13 @@ impl Verifier<'_> {
         Ok(())
     }
 
+    /// `check_fastcall_stack_contract` for an access through `reg` at `off` of frame `fr`.
+    fn fastcall_contract(&mut self, fr: usize, reg: &Reg, off: i64) {
+        let lowest = reg.var.const_value().map_or(reg.var.smin, |v| v as i64) + off;
+        let sp = self.cur.frames[fr].subprog;
+        self.fastcall.access(&self.prog, sp, self.insn_idx, lowest);
+    }
+
     /// A load from the stack; returns the loaded register value.
     pub(crate) fn check_stack_read(
         &mut self,
@@ -105,6 +112,7 @@ impl Verifier<'_> {
     ) -> Res<Reg> {
         let fr = self.frame_of(reg);
         let privileged = self.perfmon;
+        self.fastcall_contract(fr, reg, off);
         if let Some(v) = reg.var.const_value() {
             return self.read_fixed(fr, off + v as i64, size);
         }
@@ -181,7 +189,7 @@ impl Verifier<'_> {
                         SlotType::Misc => {}
                         SlotType::Zero => zero_cnt += 1,
                         SlotType::Invalid if allow_uninit => {}
-                        SlotType::Invalid => {
+                        SlotType::Invalid | SlotType::Iter => {
                             return Err(E::StackUninitRead { off, i, size });
                         }
                     }
@@ -225,6 +233,7 @@ impl Verifier<'_> {
         imm: Option<i32>,
     ) -> Res<()> {
         let fr = self.frame_of(reg);
+        self.fastcall_contract(fr, reg, off);
         let val = value.map(|r| self.cur.regs()[r.index()]);
         if let Some(v) = reg.var.const_value() {
             return self.write_fixed(fr, off + v as i64, size, value, val, imm);
@@ -251,6 +260,7 @@ impl Verifier<'_> {
         let (spi, _) = locate(off);
         let slot_idx = (-off - 1) as usize;
         self.cur.frames[fr].grow_stack(spi);
+        super::iter::scrub_iter_slot(&mut self.cur.frames[fr].stack[spi]);
         {
             let s = &self.cur.frames[fr].stack[spi];
             if !privileged && s.is_spilled() && !s.is_spilled_scalar() && size != 8 {
@@ -279,6 +289,9 @@ impl Verifier<'_> {
                 let fits = 64 - r.var.umax.leading_zeros() <= 8 * size;
                 let mut r = r;
                 if fits && let Some(vr) = value {
+                    // assign_scalar_id_before_mov: the spill starts a new link.
+                    super::linked::unlink_offset(&mut self.cur.regs_mut()[vr.index()]);
+                    r = self.cur.regs()[vr.index()];
                     let cur = self.cur.regs()[vr.index()];
                     if cur.id == 0 && !cur.var.is_const() {
                         let id = self.new_id();

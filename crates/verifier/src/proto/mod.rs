@@ -5,6 +5,7 @@
 //! `kernel/trace/bpf_trace.c`, `kernel/bpf/ringbuf.c` and `net/core/filter.c`, and the
 //! `*_func_proto` availability functions of each program type (Linux 6.12/6.18).
 
+pub mod iters;
 pub mod kfuncs;
 mod names;
 mod table;

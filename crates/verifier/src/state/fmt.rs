@@ -37,7 +37,14 @@ pub fn write_reg(out: &mut String, reg: &Reg, frameno: u8, maps: &[MapInfo]) {
         *sep = ",";
     };
     if reg.id != 0 {
-        item(out, format_args!("id={}", reg.id), &mut sep);
+        item(
+            out,
+            format_args!("id={}", reg.id & !super::ADD_CONST),
+            &mut sep,
+        );
+        if reg.is_scalar() && reg.id & super::ADD_CONST != 0 {
+            let _ = write!(out, "{:+}", reg.off);
+        }
     }
     if reg.ref_obj_id != 0 {
         item(out, format_args!("ref_obj_id={}", reg.ref_obj_id), &mut sep);
@@ -96,6 +103,21 @@ pub fn write_frame(
     if only.is_none() {
         for (i, s) in fr.stack.iter().enumerate() {
             if s.types.iter().all(|t| *t == SlotType::Invalid) {
+                continue;
+            }
+            if let Some(it) = s.iter.filter(|_| s.is_iter()) {
+                // Only an iterator's first slot (the one with the reference) is printed.
+                if s.spilled.ref_obj_id != 0 {
+                    let _ = write!(
+                        out,
+                        " fp{}=iter_{}(ref_id={},state={},depth={})",
+                        -(i as i64 + 1) * 8,
+                        it.kind,
+                        s.spilled.ref_obj_id,
+                        it.state.name(),
+                        it.depth
+                    );
+                }
                 continue;
             }
             let mut types: String = s.types.iter().map(|t| t.letter()).collect();

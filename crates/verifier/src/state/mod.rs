@@ -5,8 +5,8 @@ pub mod fmt;
 pub mod reg;
 pub mod stack;
 
-pub use reg::{PtrTrust, Reg, RegKind, SockKind};
-pub use stack::{SlotType, StackSlot};
+pub use reg::{ADD_CONST, PtrTrust, Reg, RegKind, SockKind};
+pub use stack::{IterSlot, IterState, SlotType, StackSlot};
 
 /// Maximum call frames (`MAX_CALL_FRAMES`).
 pub const MAX_CALL_FRAMES: usize = 8;

@@ -140,6 +140,11 @@ pub enum SockKind {
     Xdp,
 }
 
+/// Flag in a scalar's [`Reg::id`] (`BPF_ADD_CONST`): the register holds the linked value
+/// plus the constant in [`Reg::off`] (from `rX = rY; rX += imm`), so a bound learned for one
+/// of them carries over to the other shifted by the difference of their offsets.
+pub const ADD_CONST: u32 = 1 << 31;
+
 /// One register's abstract value.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Reg {

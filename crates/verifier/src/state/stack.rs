@@ -16,6 +16,8 @@ pub enum SlotType {
     Misc,
     /// Known zero.
     Zero,
+    /// Part of an open-coded iterator's state (`STACK_ITER`); see [`IterSlot`].
+    Iter,
 }
 
 impl SlotType {
@@ -26,8 +28,45 @@ impl SlotType {
             SlotType::Spill => 'r',
             SlotType::Misc => 'm',
             SlotType::Zero => '0',
+            SlotType::Iter => 'i',
         }
     }
+}
+
+/// Where an open-coded iterator is in its life (`BPF_ITER_STATE_*`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum IterState {
+    /// `iter_next()` may still return an element.
+    Active,
+    /// `iter_next()` returned NULL: it keeps doing so.
+    Drained,
+}
+
+impl IterState {
+    /// The kernel's `iter_state_str`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IterState::Active => "active",
+            IterState::Drained => "drained",
+        }
+    }
+}
+
+/// An open-coded iterator living in stack slots (the kernel keeps this in the slots'
+/// `spilled_ptr.iter`; the first slot's `spilled.ref_obj_id` is the iterator's reference).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct IterSlot {
+    /// The iterator struct (`struct bpf_iter_<kind>`) in the kernel BTF.
+    pub btf_id: u32,
+    /// `<kind>` of `struct bpf_iter_<kind>` (`num`, `bits`, `task`...), for messages.
+    pub kind: &'static str,
+    /// Active or drained.
+    pub state: IterState,
+    /// Iterations simulated so far on this path (only tells loop iterations apart).
+    pub depth: u32,
+    /// `MEM_RCU` (created inside an RCU section by an RCU-protected constructor) or
+    /// `PTR_UNTRUSTED` (created outside one, or the section ended): `None` for neither.
+    pub rcu: Option<bool>,
 }
 
 /// One 8-byte stack slot.
@@ -37,6 +76,8 @@ pub struct StackSlot {
     pub spilled: Reg,
     /// Per-byte marks.
     pub types: [SlotType; 8],
+    /// The iterator this slot belongs to, when its bytes are [`SlotType::Iter`].
+    pub iter: Option<IterSlot>,
 }
 
 impl StackSlot {
@@ -44,7 +85,13 @@ impl StackSlot {
     pub const INVALID: StackSlot = StackSlot {
         spilled: Reg::NOT_INIT,
         types: [SlotType::Invalid; 8],
+        iter: None,
     };
+
+    /// `is_stack_slot_special` for iterators: the slot holds iterator state.
+    pub fn is_iter(&self) -> bool {
+        self.types[7] == SlotType::Iter
+    }
 
     /// `is_spilled_reg`: the top byte holds a spill.
     pub fn is_spilled(&self) -> bool {
