@@ -13,7 +13,7 @@ use lull_maps::{Map, MapError, MapSpec};
 use lull_object::{InitSlot, MapDef, Object, ObjectError};
 
 use crate::program::{LoadedProgram, StaticRegion};
-use crate::verify::{VerifyOptions, map_info, verify_program};
+use crate::verify::{VerifyOptions, map_info, verifier_input};
 use crate::{Runtime, raw};
 
 /// Why an object or program cannot be loaded.
@@ -39,6 +39,16 @@ pub enum LoadError {
         message: String,
         /// The verifier log.
         log: String,
+    },
+    /// The program calls a kfunc the runtime does not implement.
+    #[error("program '{program}': kfunc {kfunc} is not implemented by the runtime ({source})")]
+    UnknownKfunc {
+        /// Program name.
+        program: String,
+        /// The kfunc's name in the kernel BTF (else its BTF id).
+        kfunc: String,
+        /// The interpreter's error.
+        source: lull_interp::PrepareError,
     },
     /// The interpreter cannot run the verified program.
     #[error("program '{program}': {source}")]
@@ -181,7 +191,10 @@ impl LoadedObject {
             return Ok(Arc::clone(p));
         }
         let program = self.object.loadable_program(name)?;
-        let outcome = verify_program(&self.object, program, &VerifyOptions::default());
+        let kernel_btf = self.runtime.kernel_btf().map(|b| &**b);
+        let mut input = verifier_input(&self.object, program, &VerifyOptions::default());
+        input.kernel_btf = kernel_btf;
+        let outcome = lull_verifier::verify(&input);
         if !outcome.accepted {
             let message = outcome
                 .error
@@ -193,7 +206,11 @@ impl LoadedObject {
                 log: outcome.log,
             });
         }
-        let (helpers, kfuncs) = self.runtime.shared.registry.tables();
+        let (helpers, kfuncs) = self
+            .runtime
+            .shared
+            .registry
+            .tables(&program.decoded, kernel_btf);
         let handles = Arc::clone(&self.handles);
         let maps = self.maps.clone();
         let resolver: lull_interp::LdImm64Resolver = Arc::new(move |kind, imm, next_imm| {
@@ -218,12 +235,8 @@ impl LoadedObject {
             packet_loader: Some(crate::helpers::packet::LOADER),
             ..lull_interp::PrepareOptions::default()
         };
-        let code = lull_interp::Program::prepare(&program.decoded, &opts).map_err(|source| {
-            LoadError::Prepare {
-                program: name.to_string(),
-                source,
-            }
-        })?;
+        let code = lull_interp::Program::prepare(&program.decoded, &opts)
+            .map_err(|source| prepare_error(name, kernel_btf, source))?;
         let loaded = Arc::new(LoadedProgram {
             name: name.to_string(),
             prog_type: program.prog_type,
@@ -285,6 +298,30 @@ impl Drop for LoadedObject {
                 }
             }
         }
+    }
+}
+
+/// The load error for program `program` the interpreter cannot prepare; a kfunc without an
+/// implementation is named by its name in `kernel_btf` (module 0: vmlinux), else its id.
+fn prepare_error(
+    program: &str,
+    kernel_btf: Option<&lull_btf::Btf>,
+    source: lull_interp::PrepareError,
+) -> LoadError {
+    let program = program.to_string();
+    let lull_interp::PrepareError::UnknownKfunc { btf_id, module, .. } = source else {
+        return LoadError::Prepare { program, source };
+    };
+    let kfunc = kernel_btf
+        .filter(|_| module == 0)
+        .zip(u32::try_from(btf_id).ok())
+        .map(|(btf, id)| btf.name_of(id))
+        .filter(|name| !name.is_empty())
+        .map_or_else(|| format!("btf_id {btf_id}"), str::to_string);
+    LoadError::UnknownKfunc {
+        program,
+        kfunc,
+        source,
     }
 }
 

@@ -7,10 +7,13 @@
 //! operations, queue/stack, per-CPU lookups), [`time`](self::time), [`task`](self::task)
 //! (current task, user and kernel memory reads), [`trace`](self::trace) (`trace_printk`,
 //! `snprintf`), [`ringbuf`](self::ringbuf), [`control`](self::control) (tail calls, callbacks,
-//! spin locks, `strncmp`), [`packet`](self::packet) (`LD_ABS`/`LD_IND`).
+//! spin locks, `strncmp`), [`packet`](self::packet) (`LD_ABS`/`LD_IND`), [`kfuncs`](self::kfuncs)
+//! (iterators, section markers, `bpf_copy_from_user_str`; registered by name and bound to
+//! the kernel BTF's ids when a program is prepared).
 
 pub mod control;
 pub mod format;
+pub mod kfuncs;
 pub mod maps;
 pub mod packet;
 pub mod ringbuf;
@@ -18,7 +21,9 @@ pub mod task;
 pub mod time;
 pub mod trace;
 
+use lull_btf::Btf;
 use lull_interp::{HelperContext, HelperError, HelperFn, Helpers, Kfuncs};
+use lull_isa::{CallTarget, Insn, Located};
 use lull_maps::Map;
 use lull_verifier::proto::HelperProto;
 
@@ -116,6 +121,7 @@ pub struct Registered {
 pub struct Registry {
     helpers: Vec<(u16, Registered)>,
     kfuncs: Vec<(i32, Registered)>,
+    kfuncs_by_name: Vec<Registered>,
 }
 
 impl Registry {
@@ -136,6 +142,9 @@ impl Registry {
             .chain(control::HELPERS)
         {
             r.add_kernel_helper(id, f);
+        }
+        for &(name, f) in kfuncs::KFUNCS {
+            r.add_kfunc_by_name(name, f, None);
         }
         r
     }
@@ -170,6 +179,23 @@ impl Registry {
         self.kfuncs.push((btf_id, Registered { name, func, proto }));
     }
 
+    /// Adds (or replaces) a kfunc by its kernel name: calls whose BTF id names `name` in the
+    /// runtime's kernel BTF reach `func`. A kfunc added by id takes precedence.
+    pub fn add_kfunc_by_name(
+        &mut self,
+        name: &'static str,
+        func: HelperFn,
+        proto: Option<HelperProto>,
+    ) {
+        self.kfuncs_by_name.retain(|r| r.name != name);
+        self.kfuncs_by_name.push(Registered { name, func, proto });
+    }
+
+    /// The kfunc registered under `name`.
+    pub fn kfunc_by_name(&self, name: &str) -> Option<&Registered> {
+        self.kfuncs_by_name.iter().find(|r| r.name == name)
+    }
+
     /// The helper registered under `id`.
     pub fn helper(&self, id: u16) -> Option<&Registered> {
         self.helpers.iter().find(|(i, _)| *i == id).map(|(_, r)| r)
@@ -182,13 +208,25 @@ impl Registry {
         v
     }
 
-    /// The interpreter's tables.
-    pub(crate) fn tables(&self) -> (Helpers, Kfuncs) {
+    /// The interpreter's tables for a program: every helper, the kfuncs registered by id,
+    /// and each vmlinux kfunc `insns` call whose name in `kernel_btf` is registered. A call
+    /// that resolves to nothing is left out (preparing the program then names its id).
+    pub(crate) fn tables(&self, insns: &[Located], kernel_btf: Option<&Btf>) -> (Helpers, Kfuncs) {
         let mut h = Helpers::new();
         for (id, r) in &self.helpers {
             h.register(*id, r.name, r.func);
         }
         let mut k = Kfuncs::new();
+        if let Some(btf) = kernel_btf {
+            for l in insns {
+                if let Insn::Call(CallTarget::Kfunc { btf_id, module: 0 }) = l.insn
+                    && let Ok(id) = u32::try_from(btf_id)
+                    && let Some(r) = self.kfunc_by_name(btf.name_of(id))
+                {
+                    k.register(btf_id, 0, r.name, r.func);
+                }
+            }
+        }
         for (id, r) in &self.kfuncs {
             k.register(*id, 0, r.name, r.func);
         }

@@ -28,7 +28,7 @@ pub(crate) const HELPERS: &[(u16, HelperFn)] = &[
 ];
 
 /// The process's own memory, the "kernel" memory of probe_read_kernel.
-fn own_memory() -> Option<&'static SelfMemory> {
+pub(super) fn own_memory() -> Option<&'static SelfMemory> {
     static MEM: OnceLock<Option<SelfMemory>> = OnceLock::new();
     MEM.get_or_init(|| SelfMemory::new().ok()).as_ref()
 }
