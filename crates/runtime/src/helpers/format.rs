@@ -129,9 +129,9 @@ pub(crate) fn format(
                     }
                     b'k' | b'u' if at(i + 1) == b's' => {
                         i += 2;
-                        let s = reader
-                            .read_str(arg, MAX_STR)
-                            .unwrap_or_else(|| b"(efault)".to_vec());
+                        // Like the kernel's bpf_bprintf_prepare: an unreadable string
+                        // prints as the empty string (not vsnprintf's "(efault)").
+                        let s = reader.read_str(arg, MAX_STR).unwrap_or_default();
                         pad(&mut out, spec, &s, b"", false);
                     }
                     b'x' | b'K' | b'B' => {
@@ -147,9 +147,8 @@ pub(crate) fn format(
             }
             b's' => {
                 i += 1;
-                let s = reader
-                    .read_str(arg, MAX_STR)
-                    .unwrap_or_else(|| b"(efault)".to_vec());
+                // An unreadable string prints as the empty string, as in the kernel.
+                let s = reader.read_str(arg, MAX_STR).unwrap_or_default();
                 pad(&mut out, spec, &s, b"", false);
                 continue;
             }
@@ -245,7 +244,7 @@ mod tests {
 
     #[test]
     fn strings_and_pointers() {
-        assert_eq!(f("<%s> %s", &[1, 99]).unwrap(), "<hello> (efault)");
+        assert_eq!(f("<%s> <%s>", &[1, 99]).unwrap(), "<hello> <>");
         assert_eq!(f("%pI4", &[2]).unwrap(), "10.0.0.1");
         assert_eq!(f("%px", &[0x1234]).unwrap(), "0000000000001234");
     }
