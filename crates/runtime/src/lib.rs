@@ -14,16 +14,17 @@
 //!
 //! Module map: [`verify`] (object program → verifier input), [`loader`] (maps, verification,
 //! preparation: [`Runtime::load`], [`LoadedObject`]), [`program`] (runs: [`LoadedProgram`],
-//! [`TestRun`]), [`cpu`] (virtual CPUs), [`context`] (packet and tracing contexts),
-//! [`helpers`] (helper functions by kernel id, [`Registry`]), [`trace`] (the `trace_printk`
-//! stream), `env` (per-run helper state), `raw` (every raw pointer and system call, with its
-//! safety argument).
+//! [`TestRun`]), [`hook`] (host-defined hooks: attach, detach, run), [`cpu`] (virtual CPUs),
+//! [`context`] (packet and tracing contexts), [`helpers`] (helper functions by kernel id,
+//! [`Registry`]), [`trace`] (the `trace_printk` stream), `env` (per-run helper state), `raw`
+//! (every raw pointer and system call, with its safety argument).
 #![deny(unsafe_code)]
 
 pub mod context;
 pub mod cpu;
 mod env;
 pub mod helpers;
+pub mod hook;
 pub mod loader;
 pub mod program;
 mod raw;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 
 pub use env::RunEnv;
 pub use helpers::Registry;
+pub use hook::{Combine, Hook, HookError, HookInput, HookOutcome, HookSpec, Link};
 pub use loader::{LoadError, LoadedObject};
 pub use program::{ExecMode, LoadedProgram, RunError, TestRun, TestRunOutput};
 pub use trace::{TraceBuffer, TraceRecord, TraceSink};
@@ -49,6 +51,8 @@ pub(crate) struct Shared {
     pub(crate) trace: Arc<TraceBuffer>,
     pub(crate) task: Option<Arc<Task>>,
     pub(crate) mode: ExecMode,
+    /// The options' kernel BTF, else the machine's, read on first use.
+    pub(crate) kernel_btf: std::sync::OnceLock<Option<Arc<lull_btf::Btf>>>,
 }
 
 /// A Lull runtime: virtual CPUs, the maps' RCU domain, the helper registry and the trace
@@ -80,6 +84,18 @@ pub struct RuntimeOptions {
     pub task: Option<Arc<Task>>,
     /// The RCU domain maps reclaim through (default: a new one).
     pub domain: Option<lull_rcu::Domain>,
+    /// The kernel BTF programs are verified against and their kfunc calls resolved by
+    /// (default: the running kernel's `/sys/kernel/btf/vmlinux` when readable, parsed once per
+    /// process, on the first program load). Open objects with the same BTF as their
+    /// `target_btf` so that their kfunc ids match it.
+    pub kernel_btf: Option<Arc<lull_btf::Btf>>,
+}
+
+/// The running kernel's BTF, parsed on first use, or `None` when it is not readable.
+fn machine_btf() -> Option<Arc<lull_btf::Btf>> {
+    static BTF: std::sync::OnceLock<Option<Arc<lull_btf::Btf>>> = std::sync::OnceLock::new();
+    BTF.get_or_init(|| lull_btf::Btf::vmlinux().ok().map(Arc::new))
+        .clone()
 }
 
 impl Default for Runtime {
@@ -107,6 +123,9 @@ impl Runtime {
                 trace: Arc::new(TraceBuffer::new()),
                 task: opts.task,
                 mode: opts.mode,
+                kernel_btf: opts
+                    .kernel_btf
+                    .map_or_else(std::sync::OnceLock::new, |b| Some(b).into()),
             }),
         }
     }
@@ -119,6 +138,11 @@ impl Runtime {
     /// The map context (CPUs and RCU domain) maps of this runtime are created in.
     pub fn map_context(&self) -> &MapContext {
         &self.shared.map_ctx
+    }
+
+    /// The kernel BTF programs are verified against and kfunc calls resolved by, if any.
+    pub fn kernel_btf(&self) -> Option<&Arc<lull_btf::Btf>> {
+        self.shared.kernel_btf.get_or_init(machine_btf).as_ref()
     }
 
     /// The trace stream (`bpf_trace_printk` output of every run).

@@ -7,16 +7,22 @@
 //!   arguments), runs it `--repeat` times and prints r0, the median time of one run, the
 //!   packet and context when the program changed them, the trace output, and with
 //!   `--dump-maps` every map's contents.
+//!   With `--task PID` the program runs for that process: the current-task helpers report
+//!   its pid, tgid, uid, gid and comm, and the user-memory helpers read its address space
+//!   (`bpf_copy_from_user` faulting pages in, `bpf_probe_read_user` failing with `-EFAULT` on
+//!   pages that are not present).
 //! * `lull run --raw FILE.bin`: a raw instruction stream, r1 = the `--mem` bytes, r2 = their
 //!   length.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use lull_abi::MapType;
 use lull_interp::{Input, PrepareOptions, Program, Vm};
 use lull_jit::{JitProgram, JitVm, Mode};
 use lull_runtime::{ExecMode, LoadError, Runtime, RuntimeOptions, TestRun};
+use lull_task::Task;
 use serde_json::{Value, json};
 
 use crate::Outcome;
@@ -63,6 +69,10 @@ pub struct Args {
     /// Skip memory checks: trust the verifier's proof (faster).
     #[arg(long)]
     trusted: bool,
+    /// Run the program for this process (its ids and comm for the helpers, its memory for
+    /// `bpf_copy_from_user`/`bpf_probe_read_user`); default: the lull process itself.
+    #[arg(long, value_name = "PID", conflicts_with = "raw")]
+    task: Option<u32>,
     /// Raw little-endian instruction file (`.bin`).
     #[arg(long, value_name = "FILE.bin")]
     raw: Option<PathBuf>,
@@ -162,7 +172,16 @@ fn run_object(args: &Args, path: &Path) -> Result<Outcome> {
         .ok_or_else(|| anyhow!("--program NAME is required with an object"))?;
     let repeat = u32::try_from(args.repeat.max(1)).context("--repeat is too large")?;
     let object = input::open_object(path, None)?;
+    let task = args
+        .task
+        .map(|pid| {
+            Task::from_pid(pid)
+                .map(Arc::new)
+                .with_context(|| format!("--task {pid}"))
+        })
+        .transpose()?;
     let rt = Runtime::with_options(RuntimeOptions {
+        task,
         cpus: args.cpus,
         mode: if args.trusted {
             ExecMode::Trusted
@@ -217,6 +236,9 @@ fn run_object(args: &Args, path: &Path) -> Result<Outcome> {
             "cpu": out.cpu,
             "trace": trace,
         });
+        if let Some(pid) = args.task {
+            v["task"] = json!(pid);
+        }
         if let Some(d) = &out.data_out {
             v["data_out"] = json!(hex(d));
         }
