@@ -1,11 +1,13 @@
 //! `lull bench`: times the interpreter and the JIT (both in checked mode) on the four CPU-bound
 //! programs of `shared/bench` and prints nanoseconds per run and per executed instruction, next
 //! to the same C compiled natively and timed the same way in the same run (`--no-native` to
-//! skip), as ratios.
+//! skip), as ratios. `--maps` instead times hash-map lookups from a program in Lull and in the
+//! live kernel ([`maps`]); `--hooks` times read sections and host-hook runs ([`hooks`]).
 
-mod native;
+mod hooks;
+mod maps;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use lull_interp::{Input, PrepareOptions, Program, Vm};
@@ -14,17 +16,6 @@ use lull_jit::{JitProgram, JitVm, Mode};
 use crate::Outcome;
 use crate::commands::input;
 use crate::timing::median_ns_per_run;
-
-/// Size of the context buffer every benchmark gets in r1 (`BENCH_BUF_LEN` in `bench.h`).
-const BUF_LEN: usize = 65536;
-
-/// The benchmark programs and their expected r0 (from `shared/bench/README.md`).
-const PROGRAMS: &[(&str, u64)] = &[
-    ("sum", 500_000_500_000),
-    ("xorshift", 7_290_476_056_423_008_982),
-    ("fnv1a", 11_901_028_539_370_386_213),
-    ("bsort", 50_243_579_674),
-];
 
 /// `lull bench` arguments.
 #[derive(clap::Args)]
@@ -41,31 +32,26 @@ pub struct Args {
     /// Do not compile and time the native (C, -O2) baseline.
     #[arg(long)]
     no_native: bool,
-}
-
-/// The context buffer of `bench.h`: `buf[i] = (uint8_t)(i*31 + (i>>8) + 7)`.
-fn context_buffer() -> Vec<u8> {
-    (0..BUF_LEN)
-        .map(|i| (i * 31 + (i >> 8) + 7) as u8)
-        .collect()
-}
-
-fn default_dir() -> Result<PathBuf> {
-    for candidate in ["../shared/bench", "shared/bench"] {
-        let p = Path::new(candidate);
-        if p.join("sum.bin").exists() {
-            return Ok(p.to_path_buf());
-        }
-    }
-    bail!("no benchmark directory given and none of ../shared/bench, shared/bench exists")
+    /// Instead: hash-map lookups from a program, Lull against the kernel (root).
+    #[arg(long)]
+    maps: bool,
+    /// Instead: read-section enter/exit and hook runs with empty programs, atomic and
+    /// sleepable ([`hooks`]).
+    #[arg(long)]
+    hooks: bool,
 }
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<Outcome> {
-    let dir = match args.dir {
-        Some(d) => d,
-        None => default_dir()?,
-    };
+    if args.hooks {
+        let scratch = std::env::temp_dir().join(format!("lull-bench-hooks-{}", std::process::id()));
+        hooks::run(&scratch, args.json)?;
+        return Ok(Outcome::Success);
+    }
+    if args.maps {
+        return maps::run(args.repeat, args.json);
+    }
+    let dir = lull_benchprogs::find_dir(args.dir.as_deref())?;
     let mut ok = true;
     let scratch = std::env::temp_dir().join(format!("lull-bench-{}", std::process::id()));
     if !args.json {
@@ -81,13 +67,14 @@ pub fn run(args: Args) -> Result<Outcome> {
             "jit/native"
         );
     }
-    for &(name, expected) in PROGRAMS {
+    for p in lull_benchprogs::PROGRAMS {
+        let (name, expected) = (p.name, p.expected);
         let path = dir.join(format!("{name}.bin"));
         let bytes = input::read(&path)?;
         let insns = input::decode_raw(&path, &bytes)?;
         let program = Program::prepare(&insns, &PrepareOptions::default())
             .with_context(|| path.display().to_string())?;
-        let mut buf = context_buffer();
+        let mut buf = lull_benchprogs::context_buffer();
         let mut vm = Vm::new();
 
         // One metered run for the result and the executed-instruction count.
@@ -117,7 +104,9 @@ pub fn run(args: Args) -> Result<Outcome> {
         let native = if args.no_native {
             None
         } else {
-            match native::Native::build(&dir, name, &scratch).and_then(|n| n.time(args.repeat)) {
+            match lull_benchprogs::native::Native::build(&dir, name, &scratch)
+                .and_then(|n| n.time(args.repeat))
+            {
                 Ok((r, nns)) if r == expected => Some(nns),
                 Ok((r, _)) => bail!("{name}: the native build returned {r}, expected {expected}"),
                 Err(e) => {

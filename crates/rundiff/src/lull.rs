@@ -1,0 +1,129 @@
+//! The Lull side of a case: load the object with `lull-runtime`, write the prefill, run the
+//! program once on the case's CPU, and dump every map the way `bpf()` would show it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use lull_abi::{MapType, ProgType};
+use lull_maps::{Map, RingbufConsumer};
+use lull_runtime::{ExecMode, LoadedObject, Runtime, RuntimeOptions, TestRun};
+
+use crate::dump::{MapDump, RunResult, canonical_map_name};
+use crate::manifest::Case;
+use crate::{Error, Result};
+
+/// A runtime configured like the kernel under test: `nr_cpus` CPUs, execution `mode`.
+pub fn runtime(nr_cpus: u32, mode: ExecMode) -> Runtime {
+    Runtime::with_options(RuntimeOptions {
+        cpus: Some(nr_cpus),
+        mode,
+        ..RuntimeOptions::default()
+    })
+}
+
+/// Opens `obj_path` in `rt`.
+pub fn load(rt: &Runtime, obj_path: &Path) -> Result<LoadedObject> {
+    let object = lull_object::Object::open(obj_path, &Default::default())
+        .map_err(|e| Error::Lull(format!("open {}: {e}", obj_path.display())))?;
+    rt.load(object)
+        .map_err(|e| Error::Lull(format!("load {}: {e}", obj_path.display())))
+}
+
+/// The map of `obj` a manifest names (by its own name or its canonical one).
+pub fn find_map<'a>(obj: &'a LoadedObject, name: &str) -> Option<&'a Arc<Map>> {
+    obj.object()
+        .maps
+        .iter()
+        .zip(obj.maps())
+        .find(|(d, _)| d.name == name || canonical_map_name(&d.name) == name)
+        .map(|(_, m)| m)
+}
+
+/// Runs `case` in a fresh Lull runtime. A load or run failure is part of the result (the
+/// kernel may disagree about it), not an error.
+pub fn run_case(obj_path: &Path, case: &Case, nr_cpus: u32) -> Result<RunResult> {
+    let rt = runtime(nr_cpus, ExecMode::Checked);
+    let obj = match load(&rt, obj_path) {
+        Ok(o) => o,
+        Err(e) => return Ok(failed(e.to_string())),
+    };
+    let prog = match obj.program(&case.program) {
+        Ok(p) => p,
+        Err(e) => return Ok(failed(format!("load: {e}"))),
+    };
+    for p in &case.prefill {
+        let map = find_map(&obj, &p.map)
+            .ok_or_else(|| Error::Manifest(format!("case '{}': no map '{}'", case.name, p.map)))?;
+        map.update(&p.key_bytes()?, &p.value_bytes(nr_cpus)?, p.flags)
+            .map_err(|e| Error::Lull(format!("prefill of '{}': {e}", p.map)))?;
+    }
+    let input = TestRun {
+        data: case.data_bytes()?,
+        ctx: case.ctx_bytes()?,
+        repeat: 1,
+        cpu: Some(case.cpu),
+    };
+    let mut result = RunResult::default();
+    match prog.test_run(&input) {
+        Ok(out) => {
+            result.retval = out.retval as u32;
+            if !input.data.is_empty() {
+                result.data_out = out.data_out.unwrap_or_default();
+            }
+            if prog.prog_type() == ProgType::Syscall && input.ctx.is_some() {
+                result.ctx_out = out.ctx_out;
+            }
+        }
+        Err(e) => result.run_error = Some(format!("run: {e}")),
+    }
+    for (def, map) in obj.object().maps.iter().zip(obj.maps()) {
+        if let Some(d) = dump_map(map) {
+            result.maps.insert(canonical_map_name(&def.name), d);
+        }
+    }
+    Ok(result)
+}
+
+fn failed(why: String) -> RunResult {
+    RunResult {
+        run_error: Some(why),
+        ..RunResult::default()
+    }
+}
+
+/// A map's contents as `bpf()` shows them (`None` for prog arrays, which are not compared).
+pub fn dump_map(map: &Arc<Map>) -> Option<MapDump> {
+    let mut out = MapDump::new();
+    match map.map_type() {
+        MapType::ProgArray => return None,
+        MapType::Ringbuf => {
+            let consumer = RingbufConsumer::new(Arc::clone(map)).ok()?;
+            let _ = consumer.consume(|r| {
+                out.push((Vec::new(), r.to_vec()));
+                0
+            });
+        }
+        MapType::Queue | MapType::Stack => {
+            while let Ok(v) = map.lookup_and_delete(&[], 0) {
+                out.push((Vec::new(), v));
+            }
+        }
+        t => {
+            let inner = matches!(t, MapType::ArrayOfMaps | MapType::HashOfMaps);
+            let mut key: Option<Vec<u8>> = None;
+            // Bounded: a broken iteration must not hang the comparison.
+            let limit = map.spec().max_entries as usize + 1;
+            for _ in 0..limit {
+                let Ok(next) = map.get_next_key(key.as_deref()) else {
+                    break;
+                };
+                if let Ok(v) = map.lookup_copy(&next, 0) {
+                    out.push((next.clone(), if inner { Vec::new() } else { v }));
+                }
+                key = Some(next);
+            }
+            out.sort();
+        }
+    }
+    Some(out)
+}
