@@ -6,7 +6,8 @@
 //! them with clang-19, [`catalog`] lists programs and reads their annotations from BTF decl tags
 //! ([`spec`], [`pattern`]), [`case`] turns them into test cases, [`oracle`] asks the live kernel,
 //! [`lull`] asks Lull, [`judge`] compares, [`report`] counts and [`xfail`] keeps the inventory
-//! of known disagreements true. [`run`] ties it together.
+//! of known disagreements true. [`run`] ties it together. [`soundness`] runs the programs Lull
+//! accepts in the checked interpreter on random inputs.
 #![forbid(unsafe_code)]
 
 pub mod case;
@@ -20,6 +21,7 @@ pub mod oracle;
 pub mod pattern;
 pub mod report;
 pub mod run;
+pub mod soundness;
 pub mod spec;
 pub mod sys;
 pub mod xfail;
