@@ -14,6 +14,7 @@
 //! - A malformed file (unknown directive, no program, neither a result nor a non-empty error
 //!   message, bad numbers) and a program that does not assemble always fail: in upstream these
 //!   are rejected by the test harness itself, never matched against an expected error.
+#![forbid(unsafe_code)]
 
 mod engine;
 mod helpers;

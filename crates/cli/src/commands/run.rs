@@ -171,7 +171,10 @@ fn run_object(args: &Args, path: &Path) -> Result<Outcome> {
         .as_deref()
         .ok_or_else(|| anyhow!("--program NAME is required with an object"))?;
     let repeat = u32::try_from(args.repeat.max(1)).context("--repeat is too large")?;
-    let object = input::open_object(path, None)?;
+    // The same kernel BTF for CO-RE/kfunc resolution in the object and for the runtime's
+    // verifier, so kfunc ids agree (and it is parsed once).
+    let kernel_btf = input::kernel_btf(None)?.map(Arc::new);
+    let object = input::open_object(path, kernel_btf.as_deref())?;
     let task = args
         .task
         .map(|pid| {
@@ -182,6 +185,7 @@ fn run_object(args: &Args, path: &Path) -> Result<Outcome> {
         .transpose()?;
     let rt = Runtime::with_options(RuntimeOptions {
         task,
+        kernel_btf,
         cpus: args.cpus,
         mode: if args.trusted {
             ExecMode::Trusted
