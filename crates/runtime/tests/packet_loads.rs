@@ -3,36 +3,9 @@
 //! kernel (`bpf_skb_load_helper_*`). The same programs and frame are in the differential
 //! suite against the live kernel where it runs.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod support;
 
 use lull_runtime::{ExecMode, Runtime, RuntimeOptions, TestRun};
-
-fn compile(name: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/progs");
-    let out = std::env::temp_dir().join(format!("lull-runtime-{}-{name}.o", std::process::id()));
-    let status = Command::new("clang-19")
-        .args([
-            "-O2",
-            "-g",
-            "-target",
-            "bpf",
-            "-I/usr/include/x86_64-linux-gnu",
-            "-c",
-        ])
-        .arg(dir.join(format!("{name}.c")))
-        .arg("-o")
-        .arg(&out)
-        .status();
-    match status {
-        Ok(s) if s.success() => Some(out),
-        Ok(s) => panic!("clang-19 failed on {name}.c: {s}"),
-        Err(e) => {
-            eprintln!("SKIPPED: clang-19 not available ({e})");
-            None
-        }
-    }
-}
 
 /// An Ethernet + IPv4 frame: protocol 17 (UDP), TTL 64, 10.0.0.1 -> 10.0.0.2.
 fn frame() -> Vec<u8> {
@@ -49,7 +22,7 @@ fn frame() -> Vec<u8> {
 
 #[test]
 fn packet_loads_follow_the_kernel() {
-    let Some(path) = compile("packet_loads") else {
+    let Some(path) = support::compile("packet_loads") else {
         return;
     };
     for mode in [ExecMode::Checked, ExecMode::Trusted] {

@@ -1,40 +1,14 @@
 //! End-to-end runs of small C programs (compiled with clang-19 at test time; the tests say
 //! so and pass vacuously when clang is missing).
 
-use std::path::PathBuf;
-use std::process::Command;
+mod support;
+
 use std::sync::Arc;
 
 use lull_runtime::{ExecMode, LoadedObject, Runtime, RuntimeOptions, TestRun};
 
-fn compile(name: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/progs");
-    let out = std::env::temp_dir().join(format!("lull-runtime-{}-{name}.o", std::process::id()));
-    let status = Command::new("clang-19")
-        .args([
-            "-O2",
-            "-g",
-            "-target",
-            "bpf",
-            "-I/usr/include/x86_64-linux-gnu",
-            "-c",
-        ])
-        .arg(dir.join(format!("{name}.c")))
-        .arg("-o")
-        .arg(&out)
-        .status();
-    match status {
-        Ok(s) if s.success() => Some(out),
-        Ok(s) => panic!("clang-19 failed on {name}.c: {s}"),
-        Err(e) => {
-            eprintln!("SKIPPED: clang-19 not available ({e})");
-            None
-        }
-    }
-}
-
 fn load(name: &str, mode: ExecMode) -> Option<LoadedObject> {
-    let path = compile(name)?;
+    let path = support::compile(name)?;
     let object = lull_object::Object::open(&path, &Default::default()).expect("parse");
     let rt = Runtime::with_options(RuntimeOptions {
         cpus: Some(2),
