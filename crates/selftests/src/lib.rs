@@ -55,9 +55,26 @@ Cases where Lull disagrees with the Linux verifier today (see crates/selftests).
 One line per case: file/program[/unpriv]  category  reason.
 Regenerate: LULL_BLESS=1 cargo test -p lull-selftests --test selftests";
 
+/// The hand-kept explanations of disagreements (`explained.txt`: id, then the explanation).
+pub fn explanations() -> std::collections::BTreeMap<String, String> {
+    const TEXT: &str = include_str!("../explained.txt");
+    TEXT.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (id, why) = l.split_once(char::is_whitespace)?;
+            Some((id.to_string(), why.trim().to_string()))
+        })
+        .collect()
+}
+
 /// Writes the inventory and the markdown report from a run.
 pub fn bless(report: &run::RunReport) -> Result<()> {
-    let inv = report::disagreements(report);
+    let mut inv = report::disagreements(report);
+    for (id, why) in explanations() {
+        if let Some(e) = inv.get_mut(&id) {
+            e.reason = format!("{}; explained: {why}", e.reason);
+        }
+    }
     sys::write_if_changed(
         &inventory_path(),
         xfail::render(&inv, INVENTORY_HEADER).as_bytes(),
@@ -123,4 +140,22 @@ pub fn describe_diff(diff: &xfail::Diff) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod explained_tests {
+    /// Every explanation still names a listed disagreement (a fixed case takes its
+    /// explanation with it).
+    #[test]
+    fn explanations_name_listed_cases() {
+        let inv = crate::xfail::load(&crate::inventory_path()).expect("inventory parses");
+        let ex = super::explanations();
+        assert!(!ex.is_empty());
+        for id in ex.keys() {
+            assert!(
+                inv.contains_key(id),
+                "explained.txt names {id}, which xfail.txt does not list"
+            );
+        }
+    }
 }
