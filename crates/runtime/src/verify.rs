@@ -23,6 +23,8 @@ pub struct VerifyOptions {
     pub extra_prog_flags: u32,
     /// Override of the sleepable flag (`None`: what the section name says).
     pub sleepable: Option<bool>,
+    /// Which functions sleepable tracing programs may attach to.
+    pub error_injection: lull_verifier::ErrorInjection,
 }
 
 impl Default for VerifyOptions {
@@ -33,6 +35,7 @@ impl Default for VerifyOptions {
             caps: None,
             extra_prog_flags: 0,
             sleepable: None,
+            error_injection: lull_verifier::ErrorInjection::default(),
         }
     }
 }
@@ -149,6 +152,7 @@ pub fn verifier_input<'a>(
         kernel_btf: None,
         btf,
         decode_error: program.decode_error.clone(),
+        error_injection: opts.error_injection,
     }
 }
 

@@ -82,6 +82,7 @@ pub fn verify_case(object: &[u8], case: &Case) -> Result<LullRun, LullGap> {
         caps: Some(caps),
         extra_prog_flags: case.prog_flags,
         sleepable: Some(program.sleepable || case.prog_flags & prog_flags::SLEEPABLE != 0),
+        ..VerifyOptions::default()
     };
     let mut input = verifier_input(&obj, program, &opts);
     input.kernel_btf = kernel_btf;

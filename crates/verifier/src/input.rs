@@ -158,6 +158,8 @@ pub struct VerifyInput<'a> {
     /// (libbpf does not decode instructions): the program is rejected with the kernel's
     /// message for it and `insns` is ignored.
     pub decode_error: Option<lull_isa::DecodeError>,
+    /// Which functions sleepable fentry/fexit/fmod_ret programs may attach to.
+    pub error_injection: ErrorInjection,
 }
 
 impl<'a> VerifyInput<'a> {
@@ -189,8 +191,21 @@ impl<'a> VerifyInput<'a> {
             kernel_btf: None,
             btf: None,
             decode_error: None,
+            error_injection: ErrorInjection::default(),
         }
     }
+}
+
+/// The platform's rule for the targets of sleepable tracing programs (`check_attach_sleepable`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorInjection {
+    /// A kernel with `CONFIG_FUNCTION_ERROR_INJECTION`: functions on the `ALLOW_ERROR_INJECTION`
+    /// list (x86_64 Linux 6.18's, as data) minus the non-sleepable denylist. The default.
+    #[default]
+    List,
+    /// A kernel without it (such as the one these machines run): any function with the
+    /// architecture's syscall prefix (`__x64_`).
+    SyscallPrefix,
 }
 
 /// The source location of a rejected instruction, from line info.

@@ -32,7 +32,8 @@ pub mod state;
 
 pub use error::VerifierError;
 pub use input::{
-    Caps, FuncInfo, LineInfo, MapInfo, Rejection, SourceLine, VerifyInput, VerifyOutcome,
+    Caps, ErrorInjection, FuncInfo, LineInfo, MapInfo, Rejection, SourceLine, VerifyInput,
+    VerifyOutcome,
 };
 
 use explore::Verifier;

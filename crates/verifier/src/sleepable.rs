@@ -131,7 +131,6 @@ const SLEEPABLE_FMODRET: &[&str] = &["bpf_fentry_test1"];
 const ERROR_INJECTION_LIST: &str = include_str!("data/error_injection.txt");
 
 /// The syscall-entry prefix of x86_64 (`has_arch_syscall_prefix`).
-#[allow(dead_code)] // see `tracing_target_sleepable_without_error_injection`
 const ARCH_SYSCALL_PREFIX: &str = "__x64_";
 
 fn error_injection_set() -> &'static HashSet<&'static str> {
@@ -162,11 +161,9 @@ pub fn tracing_target_sleepable(func: &str) -> bool {
         || SLEEPABLE_FMODRET.contains(&func)
 }
 
-/// The same rule on a kernel built without `CONFIG_FUNCTION_ERROR_INJECTION`: any x86_64
-/// syscall entry point by name, or a sleepable modify-return target.
-// No platform option selects this profile yet (the verifier checks the default Linux profile);
-// it is here, tested, for the platform description that will.
-#[allow(dead_code)]
+/// The same rule on a kernel built without `CONFIG_FUNCTION_ERROR_INJECTION`
+/// ([`crate::ErrorInjection::SyscallPrefix`]): any x86_64 syscall entry point by name, or a
+/// sleepable modify-return target.
 pub fn tracing_target_sleepable_without_error_injection(func: &str) -> bool {
     func.starts_with(ARCH_SYSCALL_PREFIX) || SLEEPABLE_FMODRET.contains(&func)
 }
@@ -218,7 +215,12 @@ pub(crate) fn check_attach(input: &VerifyInput<'_>) -> Result<(), VerifierError>
         (
             ProgType::Tracing,
             Some(AttachType::TraceFentry | AttachType::TraceFexit | AttachType::ModifyReturn),
-        ) => tracing_target_sleepable(target),
+        ) => match input.error_injection {
+            crate::ErrorInjection::List => tracing_target_sleepable(target),
+            crate::ErrorInjection::SyscallPrefix => {
+                tracing_target_sleepable_without_error_injection(target)
+            }
+        },
         _ => true,
     };
     if ok {
@@ -251,6 +253,30 @@ mod tests {
 
     fn message(r: Result<(), VerifierError>) -> Option<String> {
         r.err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_platform_profile_picks_the_tracing_rule() {
+        // On the error-injection list and starting with the syscall prefix: both accept.
+        let mut input = sleepable_input(
+            ProgType::Tracing,
+            AttachType::TraceFentry,
+            "__x64_sys_get_robust_list",
+        );
+        assert_eq!(message(check_attach(&input)), None);
+        input.error_injection = crate::ErrorInjection::SyscallPrefix;
+        assert_eq!(message(check_attach(&input)), None);
+        // An explicit ALLOW_ERROR_INJECTION site without the prefix: only the list accepts it.
+        let mut input = sleepable_input(
+            ProgType::Tracing,
+            AttachType::ModifyReturn,
+            "should_fail_bio",
+        );
+        let list = message(check_attach(&input));
+        input.error_injection = crate::ErrorInjection::SyscallPrefix;
+        let prefix = message(check_attach(&input));
+        assert_eq!(list, None);
+        assert_eq!(prefix.as_deref(), Some("should_fail_bio is not sleepable"));
     }
 
     #[test]

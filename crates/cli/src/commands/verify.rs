@@ -42,6 +42,11 @@ pub struct Args {
     /// Verify as a sleepable program (`BPF_F_SLEEPABLE`).
     #[arg(long)]
     sleepable: bool,
+    /// Targets of sleepable fentry/fexit/fmod_ret programs: `list` (a kernel with
+    /// CONFIG_FUNCTION_ERROR_INJECTION: its ALLOW_ERROR_INJECTION list) or `syscall-prefix` (a
+    /// kernel without it: any `__x64_` function).
+    #[arg(long, value_enum, default_value = "list")]
+    error_injection: ErrorInjectionArg,
     /// A map for a raw program, `TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES[:FLAGS]`; an `ld_imm64`
     /// with src 1 or 2 and imm = i refers to the i-th `--map`.
     #[arg(long = "map", value_name = "SPEC", requires = "raw")]
@@ -138,6 +143,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         caps: None,
         extra_prog_flags: 0,
         sleepable: args.sleepable.then_some(true),
+        error_injection: args.error_injection.into(),
     };
     let mut all_accepted = true;
     if let Some(raw) = &args.raw {
@@ -165,6 +171,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         vi.gpl_compatible = lull_runtime::verify::license_is_gpl_compatible(&args.license);
         vi.privileged = opts.privileged;
         vi.log_level = opts.log_level;
+        vi.error_injection = opts.error_injection;
         let name = raw
             .file_stem()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
@@ -226,4 +233,20 @@ fn verify_object(
         print(&v, args.json);
     }
     Ok(all_accepted)
+}
+
+/// `--error-injection`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ErrorInjectionArg {
+    List,
+    SyscallPrefix,
+}
+
+impl From<ErrorInjectionArg> for lull_verifier::ErrorInjection {
+    fn from(a: ErrorInjectionArg) -> Self {
+        match a {
+            ErrorInjectionArg::List => lull_verifier::ErrorInjection::List,
+            ErrorInjectionArg::SyscallPrefix => lull_verifier::ErrorInjection::SyscallPrefix,
+        }
+    }
 }
