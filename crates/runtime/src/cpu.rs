@@ -1,10 +1,16 @@
-//! Virtual CPUs: a fixed set of execution slots. A run takes one slot for its whole duration
-//! (the analogue of `migrate_disable()`): `bpf_get_smp_processor_id` returns the slot's number
-//! and per-CPU maps select that CPU's values, so two runs never share a CPU's per-CPU data at
-//! the same time. Each slot owns its interpreter (stack, frames) and its per-run helper state,
-//! reused run after run without allocating.
+//! Virtual CPUs: a fixed set of execution slots. An atomic run takes one slot for its whole
+//! duration (the analogue of `migrate_disable()` with preemption off): `bpf_get_smp_processor_id`
+//! returns the slot's number and per-CPU maps select that CPU's values, so two atomic runs never
+//! share a CPU's per-CPU data at the same time. Each slot owns its interpreter (stack, frames)
+//! and its per-run helper state, reused run after run without allocating.
+//!
+//! A sleepable run stays on one CPU number too, but like a preemptible task in the kernel it
+//! does not own the CPU: it runs on a spare state (pooled), so a program blocked for seconds
+//! never keeps atomic runs, which need a slot, waiting.
 
 use std::cell::Cell;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use crate::env::RunEnv;
@@ -18,9 +24,23 @@ pub(crate) struct CpuState {
     pub(crate) env: RunEnv,
 }
 
+impl CpuState {
+    fn new(cpu: u32) -> CpuState {
+        CpuState {
+            vm: SendVm(lull_interp::Vm::new()),
+            env: RunEnv::new(cpu),
+        }
+    }
+}
+
 /// The virtual CPUs of a runtime.
 pub struct Cpus {
     slots: Box<[Mutex<CpuState>]>,
+    /// States of finished sleepable runs, for reuse (boxed: a guard moves them in and out).
+    #[allow(clippy::vec_box)]
+    spare: Mutex<Vec<Box<CpuState>>>,
+    /// Round-robin CPU numbers for sleepable runs on a thread without a previous CPU.
+    next: AtomicUsize,
 }
 
 impl std::fmt::Debug for Cpus {
@@ -36,10 +56,47 @@ thread_local! {
     static LAST_CPU: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
+/// The state a run uses: a CPU's own (atomic runs) or a spare one (sleepable runs).
+pub(crate) enum StateRef<'a> {
+    Slot(MutexGuard<'a, CpuState>),
+    Spare(Box<CpuState>),
+}
+
+impl Deref for StateRef<'_> {
+    type Target = CpuState;
+    fn deref(&self) -> &CpuState {
+        match self {
+            StateRef::Slot(g) => g,
+            StateRef::Spare(b) => b,
+        }
+    }
+}
+
+impl DerefMut for StateRef<'_> {
+    fn deref_mut(&mut self) -> &mut CpuState {
+        match self {
+            StateRef::Slot(g) => g,
+            StateRef::Spare(b) => b,
+        }
+    }
+}
+
 /// A virtual CPU held for one run.
 pub(crate) struct CpuGuard<'a> {
     pub(crate) id: u32,
-    pub(crate) state: MutexGuard<'a, CpuState>,
+    pub(crate) state: StateRef<'a>,
+    cpus: &'a Cpus,
+}
+
+impl Drop for CpuGuard<'_> {
+    fn drop(&mut self) {
+        if let StateRef::Spare(b) =
+            std::mem::replace(&mut self.state, StateRef::Spare(Box::new(CpuState::new(0))))
+        {
+            let mut spare = self.cpus.spare.lock().unwrap_or_else(|p| p.into_inner());
+            spare.push(b);
+        }
+    }
 }
 
 impl Cpus {
@@ -47,14 +104,9 @@ impl Cpus {
     pub(crate) fn new(n: u32) -> Cpus {
         let n = n.max(1);
         Cpus {
-            slots: (0..n)
-                .map(|i| {
-                    Mutex::new(CpuState {
-                        vm: SendVm(lull_interp::Vm::new()),
-                        env: RunEnv::new(i),
-                    })
-                })
-                .collect(),
+            slots: (0..n).map(|i| Mutex::new(CpuState::new(i))).collect(),
+            spare: Mutex::new(Vec::new()),
+            next: AtomicUsize::new(0),
         }
     }
 
@@ -104,7 +156,38 @@ impl Cpus {
         LAST_CPU.with(|c| c.set(i));
         CpuGuard {
             id: i as u32,
-            state,
+            state: StateRef::Slot(state),
+            cpus: self,
+        }
+    }
+
+    /// A CPU for a sleepable run: this thread's previous one or the next in turn. Never
+    /// waits, and leaves the CPU's slot to atomic runs.
+    pub(crate) fn acquire_sleepable(&self) -> CpuGuard<'_> {
+        let n = self.slots.len();
+        let last = LAST_CPU.with(Cell::get);
+        let i = if last < n {
+            last
+        } else {
+            self.next.fetch_add(1, Ordering::Relaxed) % n
+        };
+        self.spare_on(i)
+    }
+
+    /// CPU `cpu` for a sleepable run (`None` if there is no such CPU); never waits.
+    pub(crate) fn acquire_sleepable_on(&self, cpu: u32) -> Option<CpuGuard<'_>> {
+        ((cpu as usize) < self.slots.len()).then(|| self.spare_on(cpu as usize))
+    }
+
+    fn spare_on(&self, i: usize) -> CpuGuard<'_> {
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut state = spare.unwrap_or_else(|| Box::new(CpuState::new(i as u32)));
+        state.env.cpu = i as u32;
+        LAST_CPU.with(|c| c.set(i));
+        CpuGuard {
+            id: i as u32,
+            state: StateRef::Spare(state),
+            cpus: self,
         }
     }
 }
@@ -127,6 +210,22 @@ mod tests {
         assert!(d.id < 3);
         assert_ne!(d.id, a.id);
         assert_ne!(d.id, c.id);
+    }
+
+    #[test]
+    fn sleepable_runs_leave_the_slots_to_atomic_runs() {
+        let cpus = Cpus::new(1);
+        let sleeper = cpus.acquire_sleepable();
+        let other = cpus.acquire_sleepable_on(0).expect("cpu 0");
+        // Both sleepers are on CPU 0, yet an atomic run gets CPU 0's slot without waiting.
+        let atomic = cpus.slots[0].try_lock().is_ok();
+        assert!(atomic, "a sleepable run holds the slot");
+        assert_eq!((sleeper.id, other.id), (0, 0));
+        assert_eq!(sleeper.state.env.cpu, 0);
+        assert!(cpus.acquire_sleepable_on(1).is_none());
+        drop(sleeper);
+        drop(other);
+        assert_eq!(cpus.spare.lock().unwrap().len(), 2, "states are pooled");
     }
 
     #[test]

@@ -140,9 +140,11 @@ impl LoadedProgram {
     pub fn test_run(self: &Arc<Self>, input: &TestRun) -> Result<TestRunOutput, RunError> {
         let mut ctx = Context::build(self.context_kind(), &input.data, input.ctx.as_deref())?;
         let cpus = &self.shared.cpus;
-        let mut cpu = match input.cpu {
-            Some(c) => cpus.acquire_on(c).ok_or(RunError::NoSuchCpu(c))?,
-            None => cpus.acquire(),
+        let mut cpu = match (self.sleepable, input.cpu) {
+            (true, Some(c)) => cpus.acquire_sleepable_on(c).ok_or(RunError::NoSuchCpu(c))?,
+            (true, None) => cpus.acquire_sleepable(),
+            (false, Some(c)) => cpus.acquire_on(c).ok_or(RunError::NoSuchCpu(c))?,
+            (false, None) => cpus.acquire(),
         };
         let repeat = input.repeat.max(1);
         let batches = repeat.min(BATCHES);
@@ -174,7 +176,12 @@ impl LoadedProgram {
     /// for arguments the verifier's context model covers; checked runs reject any access
     /// outside the stack, map values and global data.
     pub fn run_args(self: &Arc<Self>, args: [u64; 5]) -> Result<u64, RunError> {
-        let mut cpu = self.shared.cpus.acquire();
+        let cpus = &self.shared.cpus;
+        let mut cpu = if self.sleepable {
+            cpus.acquire_sleepable()
+        } else {
+            cpus.acquire()
+        };
         self.run_raw(&mut cpu, args, None, None)
     }
 

@@ -199,7 +199,8 @@ fn a_detached_program_never_runs_again() {
 
 #[test]
 fn a_blocked_sleepable_program_holds_up_nobody() {
-    let (rt, source) = runtime_with_source(8);
+    // One virtual CPU: the blocked sleepable run must not keep the atomic runs off it.
+    let (rt, source) = runtime_with_source(1);
     let Some(obj) = load(&rt, "hooks") else {
         return;
     };
