@@ -79,9 +79,17 @@ fn run_for_another_process() {
             .expect("spawn sleep"),
     );
     let pid = child.0.id();
-    // Wait (bounded) until the child has exec'd `sleep`: its comm says so.
+    // Wait (bounded) until the child has exec'd `sleep` and mapped it: the comm changes in the
+    // middle of exec, before the new image is mapped, so wait for the first mapping to be the
+    // `sleep` executable itself.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n" {
+    let mapped = || {
+        std::fs::read_to_string(format!("/proc/{pid}/maps"))
+            .ok()
+            .and_then(|m| m.lines().next().map(|l| l.trim_end().ends_with("/sleep")))
+            .unwrap_or(false)
+    };
+    while !mapped() {
         assert!(
             std::time::Instant::now() < deadline,
             "the child never became `sleep`"
