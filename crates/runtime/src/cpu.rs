@@ -60,6 +60,8 @@ thread_local! {
 pub(crate) enum StateRef<'a> {
     Slot(MutexGuard<'a, CpuState>),
     Spare(Box<CpuState>),
+    /// A spare state already given back to the pool (only while its guard is dropped).
+    Returned,
 }
 
 impl Deref for StateRef<'_> {
@@ -68,6 +70,7 @@ impl Deref for StateRef<'_> {
         match self {
             StateRef::Slot(g) => g,
             StateRef::Spare(b) => b,
+            StateRef::Returned => unreachable!("a CPU state is used after its guard was dropped"),
         }
     }
 }
@@ -77,6 +80,7 @@ impl DerefMut for StateRef<'_> {
         match self {
             StateRef::Slot(g) => g,
             StateRef::Spare(b) => b,
+            StateRef::Returned => unreachable!("a CPU state is used after its guard was dropped"),
         }
     }
 }
@@ -90,9 +94,8 @@ pub(crate) struct CpuGuard<'a> {
 
 impl Drop for CpuGuard<'_> {
     fn drop(&mut self) {
-        if let StateRef::Spare(b) =
-            std::mem::replace(&mut self.state, StateRef::Spare(Box::new(CpuState::new(0))))
-        {
+        // Taking the state out also releases a slot's lock (as dropping it would).
+        if let StateRef::Spare(b) = std::mem::replace(&mut self.state, StateRef::Returned) {
             let mut spare = self.cpus.spare.lock().unwrap_or_else(|p| p.into_inner());
             spare.push(b);
         }
