@@ -3,43 +3,16 @@
 //! (`tests/progs/hooks.c`) are compiled with clang-19; without it the benchmarks are skipped.
 
 use std::hint::black_box;
-use std::path::PathBuf;
-use std::process::Command;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lull_abi::ProgType;
 use lull_runtime::{HookInput, HookSpec, Runtime, RuntimeOptions};
 
-fn compile() -> Option<PathBuf> {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/progs/hooks.c");
-    let out = std::env::temp_dir().join(format!("lull-bench-hooks-{}.o", std::process::id()));
-    let status = Command::new("clang-19")
-        .args([
-            "-O2",
-            "-g",
-            "-target",
-            "bpf",
-            "-I/usr/include/x86_64-linux-gnu",
-            "-c",
-        ])
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status();
-    match status {
-        Ok(s) if s.success() => Some(out),
-        other => {
-            eprintln!(
-                "SKIPPED: cannot compile {} with clang-19: {other:?}",
-                src.display()
-            );
-            None
-        }
-    }
-}
-
 fn hooks(c: &mut Criterion) {
-    let Some(obj) = compile() else {
+    let Some(obj) = support::compile("hooks") else {
         return;
     };
     let rt = Runtime::with_options(RuntimeOptions {
