@@ -9,18 +9,18 @@
 //! - After the main program, every global function that was called is explored from a state
 //!   built from its prototype ([`Verifier::verify_globals`], `do_check_subprogs`).
 //!
-//! Prototypes Lull cannot model yet (dynptr and arena arguments) keep the function inlined like
-//! a static one, which accepts at least what the kernel accepts on those paths.
+//! Prototypes Lull cannot model yet (arena arguments) keep the function inlined like a static
+//! one, which accepts at least what the kernel accepts on those paths.
 
 use crate::cfg::Program;
 use crate::error::VerifierError as E;
 use crate::explore::{Flow, Res, Verifier};
 use crate::input::VerifyInput;
 use crate::prog_types::Access;
-use crate::state::{Frame, PtrTrust, Reg, RegKind, State};
+use crate::state::{DynptrKind, Frame, PtrTrust, Reg, RegKind, State};
 use lull_abi::ProgType;
 use lull_btf::{Btf, FuncLinkage, Kind, TypeKind};
-use lull_isa::Reg as IsaReg;
+use lull_isa::{CallTarget, Reg as IsaReg};
 
 /// How an argument of a global function is passed (`bpf_subprog_arg_info.arg_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +35,9 @@ pub(crate) enum ArgKind {
     /// `arg:trusted`: a trusted pointer to the kernel struct `btf_id` (`ARG_PTR_TO_BTF_ID |
     /// PTR_TRUSTED`), NULL allowed with `arg:nullable`.
     Trusted { btf_id: u32, nullable: bool },
+    /// A `struct bpf_dynptr *` (`ARG_PTR_TO_DYNPTR | MEM_RDONLY`): an initialised dynptr,
+    /// seen by the function as a local `CONST_PTR_TO_DYNPTR`.
+    Dynptr,
 }
 
 /// Why a prototype gives no argument list.
@@ -66,7 +69,8 @@ fn ctx_struct_names(pt: ProgType) -> &'static [&'static str] {
         P::CgroupSockAddr => &["bpf_sock_addr", "bpf_sock_addr_kern"],
         P::SockOps => &["bpf_sock_ops", "bpf_sock_ops_kern"],
         P::SkMsg => &["sk_msg_md", "sk_msg"],
-        P::Kprobe => &["pt_regs"],
+        // The UAPI name itself (a struct of that name matches), or the typedef's struct.
+        P::Kprobe => &["bpf_user_pt_regs_t", "pt_regs"],
         P::PerfEvent => &["bpf_perf_event_data", "bpf_perf_event_data_kern"],
         P::RawTracepoint | P::RawTracepointWritable => &["bpf_raw_tracepoint_args"],
         P::CgroupDevice => &["bpf_cgroup_dev_ctx"],
@@ -188,7 +192,8 @@ pub(crate) fn prepare(
         }
         let pointee = btf.skip_mods_and_typedefs(target).ok();
         if pointee.is_some_and(|(_, t)| t.kind() == Kind::Struct && btf.name(t) == "bpf_dynptr") {
-            return Err(PrepareError::Unsupported);
+            args.push(ArgKind::Dynptr);
+            continue;
         }
         if trusted {
             if nonnull {
@@ -384,6 +389,48 @@ impl Verifier<'_> {
         self.prog.subprogs[sp].name.clone().unwrap_or_default()
     }
 
+    /// `subprog_info.might_sleep`: subprogram `sp`, or one it calls, calls a helper or kfunc
+    /// that may sleep (`mark_subprog_might_sleep` and `merge_callee_effects`).
+    fn might_sleep(&self, sp: usize) -> bool {
+        let mut seen = vec![false; self.prog.subprogs.len()];
+        let mut todo = vec![sp];
+        while let Some(sp) = todo.pop() {
+            if std::mem::replace(&mut seen[sp], true) {
+                continue;
+            }
+            let s = &self.prog.subprogs[sp];
+            for t in s.start..s.end {
+                let Some(lull_isa::Insn::Call(target)) = self.prog.slots[t] else {
+                    continue;
+                };
+                let sleeps = match target {
+                    CallTarget::Helper(id) => crate::proto::lookup(id).might_sleep,
+                    CallTarget::Kfunc { btf_id, module: 0 } => {
+                        self.input.kernel_btf.is_some_and(|btf| {
+                            btf.type_by_id(btf_id as u32).is_ok_and(|f| {
+                                crate::proto::kfuncs::kfunc(btf.name(f)).is_some_and(|k| {
+                                    k.flags & crate::proto::kfuncs::KF_SLEEPABLE != 0
+                                })
+                            })
+                        })
+                    }
+                    CallTarget::Local(imm) => {
+                        if let Some(c) = self.prog.subprog_at((t as i64 + imm as i64 + 1) as usize)
+                        {
+                            todo.push(c);
+                        }
+                        false
+                    }
+                    _ => false,
+                };
+                if sleeps {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// A call of global function `sp` (`check_func_call`'s global branch).
     pub(crate) fn call_global(&mut self, sp: usize) -> Res<Flow> {
         let checked = self.check_global_args(sp);
@@ -393,9 +440,13 @@ impl Verifier<'_> {
                     .into(),
             ));
         }
-        if self.cur.preempt_locks > 0 {
+        // Linux 6.14+: only a global function that may sleep is refused outside a sleepable
+        // context (in an RCU section, with preemption disabled, or in a non-sleepable program).
+        if (self.cur.rcu_lock || self.cur.preempt_locks > 0 || !self.in_sleepable())
+            && self.might_sleep(sp)
+        {
             return Err(E::Malformed(
-                "global function calls are not allowed with preemption disabled,\nuse static function instead"
+                "global functions that may sleep are not allowed in non-sleepable context,\ni.e., in a RCU/IRQ/preempt-disabled section, or in\na non-sleepable BPF program context"
                     .into(),
             ));
         }
@@ -472,6 +523,30 @@ impl Verifier<'_> {
                         return Err(E::Malformed(format!("arg#{i} is expected to be non-NULL")));
                     }
                 }
+                ArgKind::Dynptr => {
+                    // check_func_arg_reg_off, then process_dynptr_func.
+                    if reg.is_pointer() && !matches!(reg.kind, RegKind::Stack { .. }) {
+                        if reg.off < 0 {
+                            return Err(E::Malformed(format!(
+                                "negative offset {} ptr R{rn} off={} disallowed",
+                                reg.type_str(),
+                                reg.off
+                            )));
+                        }
+                        if reg.off != 0 {
+                            return Err(E::ModifiedPtr {
+                                ty: reg.type_str(),
+                                reg: rn,
+                                off: reg.off,
+                            });
+                        }
+                    }
+                    let arg = crate::check::DynptrArg {
+                        rdonly: true,
+                        ..Default::default()
+                    };
+                    self.process_dynptr_arg(rn, arg, 0)?;
+                }
                 ArgKind::Trusted { btf_id, nullable } => {
                     if reg.is_null() && nullable {
                         continue;
@@ -521,8 +596,14 @@ impl Verifier<'_> {
                             size,
                             ringbuf: false,
                             rdonly: false,
+                            dynptr: 0,
                         });
                         r.maybe_null = nullable;
+                        r.id = self.new_id();
+                        r
+                    }
+                    ArgKind::Dynptr => {
+                        let mut r = Reg::pointer(RegKind::ConstDynptr(DynptrKind::Local));
                         r.id = self.new_id();
                         r
                     }

@@ -15,6 +15,7 @@ mod cfg;
 mod check;
 pub mod domain;
 mod error;
+mod exception;
 mod explore;
 mod fastcall;
 mod global_func;
@@ -224,6 +225,9 @@ fn run(
             return (Err((e, at)), String::new());
         }
     };
+    if let Err(e) = exception::check_exception_cb_tags(input) {
+        return (Err((e, None)), String::new());
+    }
     if let Err(e) = global_func::check_return_types(input, &prog) {
         return (Err((e, None)), String::new());
     }
@@ -255,6 +259,9 @@ fn run(
     }
     if res.is_ok() {
         v.fastcall.adjust_depths(&v.prog, &mut v.stack_depth);
+    }
+    if res.is_ok() {
+        res = exception::check_throw_in_callback(&v.prog, input).map_err(|(e, i)| (e, Some(i)));
     }
     if res.is_ok() {
         res = stack_depth::check(&v.prog, &v.stack_depth).map_err(|e| (e, None));
@@ -343,6 +350,8 @@ pub fn verify(input: &VerifyInput<'_>) -> VerifyOutcome {
     }
 }
 
+#[cfg(test)]
+mod dynptr_tests;
 #[cfg(test)]
 mod global_func_tests;
 #[cfg(test)]

@@ -245,6 +245,12 @@ fn stacksafe(old: &Frame, cur: &Frame, ids: &mut IdMap, exact: Exact, allow_unin
         if o.types[7] == SlotType::Spill && !regsafe(&o.spilled, &c.spilled, ids, exact) {
             return false;
         }
+        // Dynptrs: same kind and slot role, and the same reference.
+        if o.is_dynptr()
+            && (o.dynptr != c.dynptr || !ids.check(o.spilled.ref_obj_id, c.spilled.ref_obj_id))
+        {
+            return false;
+        }
         // Iterators: same type, state and trust, and the same reference. The depth does not
         // count (it would keep loops from converging; it only serves the loop check).
         if o.types[7] == SlotType::Iter {

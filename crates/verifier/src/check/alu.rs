@@ -286,7 +286,8 @@ impl Verifier<'_> {
             | RegKind::PacketMeta
             | RegKind::Packet
             | RegKind::Mem { .. }
-            | RegKind::KernelPtr { .. } => {}
+            | RegKind::KernelPtr { .. }
+            | RegKind::ConstDynptr(_) => {}
             RegKind::ConstMap { .. } if known && smin_val == 0 && op == AluOp::Add => {}
             _ => {
                 return Err(E::PtrArithProhibited {

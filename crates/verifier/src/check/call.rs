@@ -3,6 +3,7 @@
 //! `bpf_loop`-style helpers and timers (`push_callback_call`), and `exit` from a subprogram,
 //! a callback or the program (`prepare_func_exit`, `check_return_code`, reference leaks).
 
+use super::dynptr::{DynptrArg, DynptrInfo};
 use super::mem::{Src, check_packet, check_region};
 use crate::domain::Scalar;
 use crate::error::VerifierError as E;
@@ -10,10 +11,11 @@ use crate::explore::{Flow, Res, Verifier};
 use crate::prog_types::Access;
 use crate::proto::{self, ArgKind, HelperProto, RetKind};
 use crate::state::{
-    Callback, Frame, MAX_CALL_FRAMES, PtrTrust, RefState, Reg, RegKind, SlotType, State,
+    Callback, DynptrKind, Frame, MAX_CALL_FRAMES, PtrTrust, RefState, Reg, RegKind, SlotType, State,
 };
 use lull_abi::MapType;
 use lull_isa::{CallTarget, Reg as IsaReg};
+use std::fmt::Write as _;
 
 /// The kernel's `BPF_MAX_VAR_SIZ`.
 const MAX_VAR_SIZ: u64 = 1 << 29;
@@ -35,6 +37,10 @@ struct Meta {
     /// The map key when it is a known constant on the stack (`const_map_key`), for maps whose
     /// lookups of in-range constant keys never return NULL.
     const_key: Option<u64>,
+    /// The dynptr argument, once checked.
+    dynptr: Option<DynptrInfo>,
+    /// The dynptr argument the helper releases.
+    release_dynptr: Option<IsaReg>,
 }
 
 /// The machine's `nr_cpu_ids` (the kernel bounds `bpf_get_smp_processor_id` by it).
@@ -84,6 +90,8 @@ fn expected_types(kind: ArgKind) -> &'static str {
         ArgKind::ConstStr | ArgKind::Timer => "map_value",
         ArgKind::SpinLock => "map_value, ptr_",
         ArgKind::RingbufMemRelease => "ringbuf_mem",
+        ArgKind::Dynptr { .. } => "fp, dynptr_ptr",
+        ArgKind::BtfPtrOrNull => "ptr_, trusted_ptr_, rcu_ptr_",
         ArgKind::CtxOrNull => "ctx",
         ArgKind::SockCommon { .. } => "sock_common, sock, tcp_sock, xdp_sock",
         ArgKind::BtfSockCommon { .. } => {
@@ -106,8 +114,9 @@ fn type_ok(kind: ArgKind, r: &Reg) -> bool {
                 | RegKind::Packet
                 | RegKind::PacketMeta
                 | RegKind::MapKey { .. }
-                | RegKind::MapValue { .. }
-                | RegKind::KernelPtr { .. } => true,
+                | RegKind::MapValue { .. } => true,
+                // `mem_types` lists `PTR_TO_BTF_ID | PTR_TRUSTED` only.
+                RegKind::KernelPtr { trust, .. } => trust == PtrTrust::Trusted,
                 RegKind::Mem { rdonly, .. } => rdonly_ok || !rdonly,
                 _ => false,
             }
@@ -140,6 +149,12 @@ fn type_ok(kind: ArgKind, r: &Reg) -> bool {
             matches!(r.kind, RegKind::Mem { ringbuf: true, .. }) && !r.maybe_null
         }
         ArgKind::BtfId => r.is_pointer(),
+        ArgKind::Dynptr { .. } => {
+            matches!(r.kind, RegKind::Stack { .. } | RegKind::ConstDynptr(_)) && !r.maybe_null
+        }
+        ArgKind::BtfPtrOrNull => {
+            matches!(r.kind, RegKind::KernelPtr { trust, .. } if trust != PtrTrust::Untrusted)
+        }
     }
 }
 
@@ -151,6 +166,7 @@ fn may_be_null(kind: ArgKind) -> bool {
             | ArgKind::CtxOrNull
             | ArgKind::SockCommon { maybe_null: true }
             | ArgKind::MapValueOrNull
+            | ArgKind::BtfPtrOrNull
     )
 }
 
@@ -283,7 +299,11 @@ impl Verifier<'_> {
                 Ok(Flow::Continue)
             }
             CallTarget::Kfunc { btf_id, module } => {
+                let cookie = self.cur.regs()[IsaReg::R1.index()];
                 self.check_kfunc_call(btf_id, module)?;
+                if crate::exception::is_bpf_throw(self.input, btf_id, module) {
+                    return self.exception_exit(cookie);
+                }
                 self.insn_idx += 1;
                 Ok(Flow::Continue)
             }
@@ -324,6 +344,14 @@ impl Verifier<'_> {
         {
             kind = ArgKind::BtfSockCommon { release: false };
         }
+        // Tracing programs get `bpf_sk_storage_{get,delete}_tracing_proto`: the socket is a
+        // BTF pointer to `sock_common`, or NULL.
+        if matches!(h.id, 107 | 108)
+            && i == 1
+            && self.input.prog_type == lull_abi::ProgType::Tracing
+        {
+            kind = ArgKind::BtfPtrOrNull;
+        }
         if kind == ArgKind::None {
             return Ok(());
         }
@@ -356,6 +384,21 @@ impl Verifier<'_> {
                     ty: reg.type_str(),
                     expected: expected_types(kind).into(),
                 });
+            }
+            // A kernel object is memory a helper may read, never write.
+            let writes = matches!(
+                kind,
+                ArgKind::UninitMem
+                    | ArgKind::FixedUninitMem(_)
+                    | ArgKind::FixedMem(_)
+                    | ArgKind::MapValueUninit
+            );
+            if writes && matches!(reg.kind, RegKind::KernelPtr { .. }) {
+                return Err(E::Malformed(format!(
+                    "{}() may write into memory pointed by R{rn} type={}",
+                    h.name(),
+                    reg.type_str()
+                )));
             }
             // check_func_arg_reg_off
             let release = matches!(
@@ -405,6 +448,7 @@ impl Verifier<'_> {
                     | ArgKind::StackOrNull
                     | ArgKind::CtxOrNull
                     | ArgKind::SockCommon { .. }
+                    | ArgKind::BtfPtrOrNull
             )
         {
             return Ok(());
@@ -496,6 +540,24 @@ impl Verifier<'_> {
                 }
             }
             ArgKind::SpinLock => self.process_spin_lock(regno, &reg, h.id == 93)?,
+            ArgKind::Dynptr {
+                uninit,
+                rdonly,
+                kind,
+                release,
+            } => {
+                let arg = DynptrArg {
+                    uninit,
+                    rdonly,
+                    kind,
+                    release,
+                };
+                let info = self.process_dynptr_arg(rn, arg, 0)?;
+                meta.dynptr = Some(info);
+                if release {
+                    meta.release_dynptr = Some(regno);
+                }
+            }
             ArgKind::Timer => {
                 let RegKind::MapValue { map } = reg.kind else {
                     unreachable!("type checked")
@@ -644,6 +706,11 @@ impl Verifier<'_> {
                 if let Some(m) = meta
                     && reg.var.is_const()
                 {
+                    let fr = match reg.kind {
+                        RegKind::Stack { frame } => frame as usize,
+                        _ => 0,
+                    };
+                    self.raw_write_over_dynptr(fr, min_off, max_off + size)?;
                     m.raw = Some((regno, size));
                     return Ok(());
                 }
@@ -657,6 +724,10 @@ impl Verifier<'_> {
                 let clobber = access == Access::Write;
                 self.range_initialized(fr, rn, min_off, max_off, size, clobber, true, var.as_ref())
             }
+            // check_ptr_to_btf_access: the bytes must lie within one member of the struct.
+            RegKind::KernelPtr { .. } if size32 > 0 => self
+                .check_btf_access(&reg, rn, reg.off as i64, size32, Access::Read)
+                .map(|_| ()),
             RegKind::KernelPtr { .. } => Ok(()),
             RegKind::Ctx if self.input.prog_type == lull_abi::ProgType::Syscall => Ok(()),
             // Program types whose context is not rewritten (no `convert_ctx_access`): the
@@ -800,6 +871,16 @@ impl Verifier<'_> {
             let reg = self.cur.regs()[regno.index()];
             self.stack_raw_write(&reg, size);
         }
+        if let Some(r) = meta.release_dynptr {
+            let reg = self.cur.regs()[r.index()];
+            self.release_dynptr(&reg)?;
+        }
+        if id == 197 && !matches!(self.cur.regs()[1].kind, RegKind::MapValue { .. }) {
+            return Err(E::Malformed(format!(
+                "Unsupported reg type {} for bpf_dynptr_from_mem data",
+                self.cur.regs()[1].type_str()
+            )));
+        }
         if let Some(_r) = meta.release_reg {
             let rid = meta.ref_obj_id;
             if rid != 0 {
@@ -858,9 +939,25 @@ impl Verifier<'_> {
             _ => {}
         }
         // Packet-changing helpers invalidate every packet pointer.
-        if proto::changes_pkt_data(id) {
+        // bpf_dynptr_write into an skb dynptr may move the packet data.
+        let skb_write = id == 202 && meta.dynptr.is_some_and(|d| d.kind == Some(DynptrKind::Skb));
+        if proto::changes_pkt_data(id) || skb_write {
+            // Slices of skb and XDP dynptrs point into the packet too.
+            let pkt_dynptrs: Vec<u32> = self
+                .cur
+                .frames
+                .iter()
+                .flat_map(|f| &f.stack)
+                .filter(|s| {
+                    s.dynptr
+                        .is_some_and(|d| matches!(d.kind, DynptrKind::Skb | DynptrKind::Xdp))
+                })
+                .map(|s| s.spilled.id)
+                .collect();
             self.cur.for_each_reg(|r| {
-                if r.kind.is_pkt() || r.kind == RegKind::PacketEnd {
+                let pkt_slice = matches!(r.kind, RegKind::Mem { dynptr, .. }
+                    if dynptr != 0 && pkt_dynptrs.contains(&dynptr));
+                if r.kind.is_pkt() || r.kind == RegKind::PacketEnd || pkt_slice {
                     *r = Reg::unknown();
                 }
             });
@@ -950,11 +1047,25 @@ impl Verifier<'_> {
                 }
                 r
             }
+            RetKind::DynptrMemOrNull => {
+                let info = meta.dynptr.unwrap_or_default();
+                let mut r = Reg::pointer(RegKind::Mem {
+                    size: meta.mem_size as u32,
+                    ringbuf: false,
+                    rdonly: false,
+                    dynptr: info.id,
+                });
+                r.maybe_null = true;
+                r.id = self.new_id();
+                r.ref_obj_id = info.ref_obj_id;
+                r
+            }
             RetKind::RingbufMemOrNull => {
                 let mut r = Reg::pointer(RegKind::Mem {
                     size: meta.mem_size as u32,
                     ringbuf: true,
                     rdonly: false,
+                    dynptr: 0,
                 });
                 r.maybe_null = true;
                 self.new_id();
@@ -1053,7 +1164,9 @@ impl Verifier<'_> {
             }
             // bpf_user_ringbuf_drain: (dynptr, ctx)
             _ => {
-                callee.regs[1] = Reg::pointer(RegKind::kernel_ptr(PtrTrust::Trusted));
+                let mut dynptr = Reg::pointer(RegKind::ConstDynptr(DynptrKind::Local));
+                dynptr.id = self.new_id();
+                callee.regs[1] = dynptr;
                 callee.regs[2] = caller[3];
             }
         }
@@ -1207,12 +1320,19 @@ impl Verifier<'_> {
             self.set_reg(IsaReg::R0, r0);
             self.insn_idx = callee.callsite + 1;
         }
+        if self.log.level() > 0 {
+            let mut s = String::from("returning from callee:\n");
+            crate::state::fmt::write_frame(&mut s, &callee, &self.cur, &self.maps, None);
+            let _ = write!(s, "\nto caller at {}:\n", self.insn_idx);
+            crate::state::fmt::write_frame(&mut s, self.cur.cur(), &self.cur, &self.maps, None);
+            self.log.line(format_args!("{s}"));
+        }
         Ok(Flow::Continue)
     }
 }
 
 /// `verbose_invalid_scalar`'s description of a value.
-fn scalar_desc(v: &Scalar) -> String {
+pub(crate) fn scalar_desc(v: &Scalar) -> String {
     let mut parts = Vec::new();
     if v.smin > i64::MIN {
         parts.push(format!("smin={}", v.smin));

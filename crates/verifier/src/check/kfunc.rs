@@ -10,6 +10,7 @@
 //! Argument kinds Lull does not model yet (dynptrs, graph nodes, allocated objects, callbacks,
 //! IRQ flags) are reported as unsupported rather than judged.
 
+use super::dynptr::{DynptrArg, DynptrInfo};
 use super::iter::{IterError, IterRef, IterRole, IterType};
 use crate::btf_ptr::{btf_ptr, is_rcu_reg, is_trusted_reg, ptr_to_struct};
 use crate::error::VerifierError as E;
@@ -19,7 +20,7 @@ use crate::proto::kfuncs::{
     self, KF_ACQUIRE, KF_ITER_DESTROY, KF_ITER_NEW, KF_ITER_NEXT, KF_RCU, KF_RCU_PROTECTED,
     KF_RELEASE, KF_RET_NULL, KF_SLEEPABLE, KF_TRUSTED_ARGS,
 };
-use crate::state::{PtrTrust, Reg, RegKind};
+use crate::state::{DynptrKind, PtrTrust, Reg, RegKind};
 use lull_btf::{Btf, Param, TypeId, TypeKind};
 use lull_isa::Reg as IsaReg;
 
@@ -28,7 +29,6 @@ const MAX_VAR_SIZ: u64 = 1 << 29;
 
 /// Struct names of argument kinds Lull does not model yet.
 const UNMODELLED_STRUCTS: &[&str] = &[
-    "bpf_dynptr",
     "bpf_list_head",
     "bpf_list_node",
     "bpf_rb_root",
@@ -94,6 +94,25 @@ fn kern_ctx_struct(pt: lull_abi::ProgType) -> Option<&'static str> {
     })
 }
 
+/// The UAPI context struct of the program types whose kfunc arguments of that type are
+/// `KF_ARG_PTR_TO_CTX` (the ones kfuncs taking a context are registered for).
+fn uapi_ctx_struct(pt: lull_abi::ProgType) -> Option<&'static str> {
+    use lull_abi::ProgType as P;
+    match pt {
+        P::SocketFilter
+        | P::SchedCls
+        | P::SchedAct
+        | P::CgroupSkb
+        | P::SkSkb
+        | P::LwtIn
+        | P::LwtOut
+        | P::LwtXmit
+        | P::LwtSeg6local => Some("__sk_buff"),
+        P::Xdp => Some("xdp_md"),
+        _ => None,
+    }
+}
+
 /// What argument checking learned (`struct bpf_kfunc_call_arg_meta`, the parts Lull uses).
 #[derive(Default)]
 struct KMeta {
@@ -104,6 +123,8 @@ struct KMeta {
     arg_constant: Option<u64>,
     /// The initialised iterator argument (`meta->iter`).
     iter: Option<IterRef>,
+    /// The initialised dynptr argument (`meta->initialized_dynptr`).
+    dynptr: Option<DynptrInfo>,
 }
 
 impl Verifier<'_> {
@@ -141,7 +162,9 @@ impl Verifier<'_> {
                 what: "unknown to Lull",
             });
         };
-        if !kfuncs::kfunc_allowed(info, self.input.prog_type) {
+        let iter_only = info.set == kfuncs::KfuncSet::SkIter
+            && self.input.expected_attach != Some(lull_abi::AttachType::TraceIter);
+        if !kfuncs::kfunc_allowed(info, self.input.prog_type) || iter_only {
             return Err(E::KfuncNotAllowed(name));
         }
         let flags = info.flags;
@@ -257,7 +280,9 @@ impl Verifier<'_> {
         let mut r = match &t.kind {
             TypeKind::Void => return Ok(Reg::NOT_INIT),
             TypeKind::Ptr(_) => {
-                if name == "bpf_cast_to_kern_ctx" {
+                if name == "bpf_dynptr_slice" || name == "bpf_dynptr_slice_rdwr" {
+                    return self.dynptr_slice_ret(name, flags, meta);
+                } else if name == "bpf_cast_to_kern_ctx" {
                     let sname = kern_ctx_struct(self.input.prog_type);
                     let sid = sname.and_then(|s| btf.find_by_name(s, Some(lull_btf::Kind::Struct)));
                     btf_ptr(sid.unwrap_or(0), PtrTrust::Trusted)
@@ -269,6 +294,7 @@ impl Verifier<'_> {
                             size: 0,
                             ringbuf: false,
                             rdonly: true,
+                            dynptr: 0,
                         }),
                     }
                 } else if let Some(sid) = ptr_to_struct(btf, ret_type) {
@@ -313,6 +339,7 @@ impl Verifier<'_> {
                             size: size as u32,
                             ringbuf: false,
                             rdonly,
+                            dynptr: 0,
                         });
                         m.ref_obj_id = meta.ref_obj_id;
                         m
@@ -409,7 +436,9 @@ impl Verifier<'_> {
                 continue;
             }
             let nullable = pname.ends_with("__nullable") || pname.ends_with("__opt");
-            if (reg.is_null() || reg.maybe_null) && !nullable {
+            // is_kfunc_trusted_args (which includes release kfuncs) or is_kfunc_rcu.
+            let trusted = flags & (KF_TRUSTED_ARGS | KF_RCU | KF_RELEASE) != 0;
+            if trusted && (reg.is_null() || reg.maybe_null) && !nullable {
                 return Err(E::Malformed(format!(
                     "Possibly NULL pointer passed to trusted arg{i}"
                 )));
@@ -425,6 +454,22 @@ impl Verifier<'_> {
                 .skip_mods_and_typedefs(pointee)
                 .map_err(|e| E::Malformed(e.to_string()))?;
             let ref_name = btf.name(ref_t).to_string();
+            if ref_name == "bpf_dynptr" {
+                self.kfunc_dynptr_arg(name, i, pname, meta)?;
+                i += 1;
+                continue;
+            }
+            // KF_ARG_PTR_TO_CTX: the program's context type (`btf_is_prog_ctx_type`).
+            if uapi_ctx_struct(self.input.prog_type) == Some(ref_name.as_str()) {
+                if reg.kind != RegKind::Ctx {
+                    return Err(E::Malformed(format!(
+                        "arg#{i} expected pointer to ctx, but got {}",
+                        reg.type_str()
+                    )));
+                }
+                i += 1;
+                continue;
+            }
             if UNMODELLED_STRUCTS.contains(&ref_name.as_str())
                 || ref_name.starts_with("bpf_iter_")
                 || matches!(ref_t.kind, TypeKind::FuncProto(_))
@@ -688,6 +733,63 @@ fn iter_arg_type(btf: &Btf, flags: u32, i: usize, pname: &str, ty: TypeId) -> Op
 }
 
 impl Verifier<'_> {
+    /// `KF_ARG_PTR_TO_DYNPTR`: constructors (`…__uninit` arguments) build a dynptr of the
+    /// kind the kfunc makes (a clone: its parent's kind, sharing its reference); other
+    /// arguments need an initialised one, remembered for the call's result.
+    fn kfunc_dynptr_arg(&mut self, name: &str, i: usize, pname: &str, meta: &mut KMeta) -> Res<()> {
+        let regno = i as u8 + 1;
+        let reg = self.cur.regs()[regno as usize];
+        let uninit = pname.ends_with("__uninit");
+        let mut arg = DynptrArg {
+            uninit,
+            rdonly: matches!(reg.kind, RegKind::ConstDynptr(_)),
+            ..DynptrArg::default()
+        };
+        let mut clone_ref = 0;
+        match name {
+            "bpf_dynptr_from_skb" => arg.kind = Some(DynptrKind::Skb),
+            "bpf_dynptr_from_xdp" => arg.kind = Some(DynptrKind::Xdp),
+            "bpf_dynptr_clone" if uninit => {
+                let parent = meta.dynptr.unwrap_or_default();
+                arg.kind = Some(parent.kind.ok_or_else(|| {
+                    E::Malformed(
+                        "verifier internal error: no dynptr type for parent of clone".into(),
+                    )
+                })?);
+                clone_ref = parent.ref_obj_id;
+            }
+            _ => {}
+        }
+        let info = self.process_dynptr_arg(regno, arg, clone_ref)?;
+        if !uninit {
+            meta.dynptr = Some(info);
+        }
+        Ok(())
+    }
+
+    /// The result of `bpf_dynptr_slice` / `bpf_dynptr_slice_rdwr`: `buffer__szk` bytes of the
+    /// dynptr's memory, read-only for `bpf_dynptr_slice`, NULL when out of range.
+    fn dynptr_slice_ret(&mut self, name: &str, flags: u32, meta: &KMeta) -> Res<Reg> {
+        let rdonly = name == "bpf_dynptr_slice";
+        if !rdonly && !self.pt.packet_access().1 {
+            return Err(E::Malformed(
+                "the prog does not allow writes to packet data".into(),
+            ));
+        }
+        let info = meta.dynptr.unwrap_or_default();
+        let mut r = Reg::pointer(RegKind::Mem {
+            size: meta.arg_constant.unwrap_or(0) as u32,
+            ringbuf: false,
+            rdonly,
+            dynptr: info.id,
+        });
+        if flags & KF_RET_NULL != 0 {
+            r.maybe_null = true;
+            r.id = self.new_id();
+        }
+        Ok(r)
+    }
+
     /// `KF_ARG_PTR_TO_ITER`.
     fn kfunc_iter_arg(
         &mut self,

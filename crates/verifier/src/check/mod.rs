@@ -3,6 +3,9 @@
 
 mod alu;
 mod call;
+pub(crate) use call::scalar_desc;
+mod dynptr;
+pub(crate) use dynptr::DynptrArg;
 mod iter;
 mod jmp;
 mod kfunc;

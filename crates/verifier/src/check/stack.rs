@@ -189,7 +189,7 @@ impl Verifier<'_> {
                         SlotType::Misc => {}
                         SlotType::Zero => zero_cnt += 1,
                         SlotType::Invalid if allow_uninit => {}
-                        SlotType::Invalid | SlotType::Iter => {
+                        SlotType::Invalid | SlotType::Iter | SlotType::Dynptr => {
                             return Err(E::StackUninitRead { off, i, size });
                         }
                     }
@@ -260,6 +260,7 @@ impl Verifier<'_> {
         let (spi, _) = locate(off);
         let slot_idx = (-off - 1) as usize;
         self.cur.frames[fr].grow_stack(spi);
+        self.destroy_dynptr_at(fr, spi)?;
         super::iter::scrub_iter_slot(&mut self.cur.frames[fr].stack[spi]);
         {
             let s = &self.cur.frames[fr].stack[spi];
@@ -359,6 +360,11 @@ impl Verifier<'_> {
         let min_off = reg.var.smin + off;
         let max_off = reg.var.smax + off + size as i64;
         let writing_zero = val.is_some_and(|r| r.is_null()) || imm == Some(0);
+        for i in min_off..max_off {
+            let (spi, _) = locate(i);
+            self.cur.frames[fr].grow_stack(spi);
+            self.destroy_dynptr_at(fr, spi)?;
+        }
         let frame = &mut self.cur.frames[fr];
         for i in min_off..max_off {
             let (spi, b) = locate(i);

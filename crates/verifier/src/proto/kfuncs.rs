@@ -47,6 +47,17 @@ pub enum KfuncSet {
     KeySig,
     /// `bpf_fs_kfunc_set_ids`: LSM programs only (the set's filter).
     Fs,
+    /// `bpf_kfunc_check_set_skb` (`net/core/filter.c`): the skb program types.
+    Skb,
+    /// `bpf_kfunc_check_set_xdp`: XDP programs.
+    Xdp,
+    /// `crypt_init_kfunc_btf_ids` (`kernel/bpf/crypto.c`): syscall programs.
+    CryptoInit,
+    /// `crypt_kfunc_btf_ids`: tc and XDP programs.
+    Crypto,
+    /// `bpf_sk_iter_kfunc_ids`: tracing programs, and only socket iterators among them
+    /// (`tracing_iter_filter`; the caller checks the attach type).
+    SkIter,
 }
 
 /// One kfunc: its name, `KF_*` flags and registration.
@@ -165,6 +176,19 @@ const KFUNCS: &[KfuncInfo] = kfuncs! {
         bpf_get_file_xattr = KF_SLEEPABLE | KF_TRUSTED_ARGS,
         bpf_set_dentry_xattr = KF_SLEEPABLE | KF_TRUSTED_ARGS,
         bpf_remove_dentry_xattr = KF_SLEEPABLE | KF_TRUSTED_ARGS;
+    Skb:
+        bpf_dynptr_from_skb = KF_TRUSTED_ARGS;
+    Xdp:
+        bpf_dynptr_from_xdp;
+    CryptoInit:
+        bpf_crypto_ctx_create = KF_ACQUIRE | KF_RET_NULL | KF_SLEEPABLE,
+        bpf_crypto_ctx_release = KF_RELEASE,
+        bpf_crypto_ctx_acquire = KF_ACQUIRE | KF_RCU | KF_RET_NULL;
+    Crypto:
+        bpf_crypto_decrypt = KF_RCU,
+        bpf_crypto_encrypt = KF_RCU;
+    SkIter:
+        bpf_sock_destroy = KF_TRUSTED_ARGS;
 };
 
 /// The kfunc named `name`, if Lull knows it.
@@ -213,6 +237,24 @@ pub fn kfunc_allowed(k: &KfuncInfo, pt: ProgType) -> bool {
         }
         KfuncSet::KeySig => tracing_hook(pt),
         KfuncSet::Fs => pt == ProgType::Lsm,
+        KfuncSet::Skb => matches!(
+            pt,
+            ProgType::Tracing
+                | ProgType::SchedCls
+                | ProgType::SchedAct
+                | ProgType::SkSkb
+                | ProgType::SocketFilter
+                | ProgType::CgroupSkb
+                | ProgType::LwtOut
+                | ProgType::LwtIn
+                | ProgType::LwtXmit
+                | ProgType::LwtSeg6local
+                | ProgType::Netfilter
+        ),
+        KfuncSet::Xdp => pt == ProgType::Xdp,
+        KfuncSet::CryptoInit => pt == ProgType::Syscall,
+        KfuncSet::Crypto => matches!(pt, ProgType::SchedCls | ProgType::SchedAct | ProgType::Xdp),
+        KfuncSet::SkIter => pt == ProgType::Tracing,
     }
 }
 

@@ -77,6 +77,21 @@ pub enum ArgKind {
     },
     /// `ARG_PTR_TO_MAP_VALUE_OR_NULL`.
     MapValueOrNull,
+    /// `ARG_PTR_TO_DYNPTR` with its flags: a `struct bpf_dynptr` on the stack (or one the
+    /// kernel passed to a callback); see `check::dynptr`.
+    Dynptr {
+        /// `MEM_UNINIT`: the helper constructs the dynptr.
+        uninit: bool,
+        /// `MEM_RDONLY`: the helper does not mutate the dynptr.
+        rdonly: bool,
+        /// `DYNPTR_TYPE_*`: the kind required or constructed (`None`: any).
+        kind: Option<crate::state::DynptrKind>,
+        /// `OBJ_RELEASE`: the helper releases the dynptr.
+        release: bool,
+    },
+    /// `ARG_PTR_TO_BTF_ID_OR_NULL`: NULL or a plain, trusted or RCU BTF pointer (not an
+    /// untrusted one).
+    BtfPtrOrNull,
     /// `ARG_PTR_TO_BTF_ID` and other BTF-typed pointers (not modelled yet: any pointer accepted).
     BtfId,
 }
@@ -92,6 +107,8 @@ pub enum RetKind {
     MapValueOrNull,
     /// `RET_PTR_TO_MAP_VALUE` (never NULL: `bpf_get_local_storage`).
     MapValue,
+    /// `RET_PTR_TO_DYNPTR_MEM_OR_NULL`: a slice of the dynptr argument (`bpf_dynptr_data`).
+    DynptrMemOrNull,
     /// `RET_PTR_TO_RINGBUF_MEM_OR_NULL`: acquires a reference.
     RingbufMemOrNull,
     /// A trusted BTF-typed kernel pointer (`RET_PTR_TO_BTF_ID_TRUSTED`).

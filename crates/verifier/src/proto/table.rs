@@ -5,7 +5,7 @@
 //! here get a permissive fallback prototype (see [`lookup`]).
 
 use super::{ArgKind as A, HelperProto, RetKind as R};
-use crate::state::SockKind as K;
+use crate::state::{DynptrKind, SockKind as K};
 
 pub(super) const FOR_EACH_MAP_ELEM: i32 = 164;
 pub(super) const LOOP: i32 = 181;
@@ -581,7 +581,98 @@ static PROTOS: &[HelperProto] = &[
         false,
     )),
     p(208, R::Integer, [N; 5], false),
+    // The dynptr helpers (`kernel/bpf/helpers.c`, `kernel/bpf/ringbuf.c`).
+    p(
+        197,
+        R::Integer,
+        [
+            A::UninitMem,
+            A::ConstSizeOrZero,
+            A::Anything,
+            dynptr_new(DynptrKind::Local),
+            N,
+        ],
+        false,
+    ),
+    p(
+        198,
+        R::Integer,
+        [
+            A::ConstMapPtr,
+            A::Anything,
+            A::Anything,
+            dynptr_new(DynptrKind::Ringbuf),
+            N,
+        ],
+        false,
+    ),
+    p(
+        199,
+        R::Void,
+        [DYNPTR_RINGBUF_RELEASE, A::Anything, N, N, N],
+        false,
+    ),
+    p(
+        200,
+        R::Void,
+        [DYNPTR_RINGBUF_RELEASE, A::Anything, N, N, N],
+        false,
+    ),
+    p(
+        201,
+        R::Integer,
+        [
+            A::UninitMem,
+            A::ConstSizeOrZero,
+            DYNPTR_RO,
+            A::Anything,
+            A::Anything,
+        ],
+        false,
+    ),
+    p(
+        202,
+        R::Integer,
+        [
+            DYNPTR_RO,
+            A::Anything,
+            MEM_RO,
+            A::ConstSizeOrZero,
+            A::Anything,
+        ],
+        false,
+    ),
+    p(
+        203,
+        R::DynptrMemOrNull,
+        [DYNPTR_RO, A::Anything, A::ConstAllocSizeOrZero, N, N],
+        false,
+    ),
 ];
+
+/// `ARG_PTR_TO_DYNPTR | DYNPTR_TYPE_<kind> | MEM_UNINIT`: the helper constructs a dynptr.
+const fn dynptr_new(kind: DynptrKind) -> A {
+    A::Dynptr {
+        uninit: true,
+        rdonly: false,
+        kind: Some(kind),
+        release: false,
+    }
+}
+/// `ARG_PTR_TO_DYNPTR | MEM_RDONLY`: any initialised dynptr, not mutated.
+const DYNPTR_RO: A = A::Dynptr {
+    uninit: false,
+    rdonly: true,
+    kind: None,
+    release: false,
+};
+/// `ARG_PTR_TO_DYNPTR | DYNPTR_TYPE_RINGBUF | OBJ_RELEASE`.
+const DYNPTR_RINGBUF_RELEASE: A = A::Dynptr {
+    uninit: false,
+    rdonly: false,
+    kind: Some(DynptrKind::Ringbuf),
+    release: true,
+};
 
 /// The prototype of helper `id`. Helpers without a precise entry get a stand-in with unchecked
 /// arguments and an integer result, so their availability can still be checked; see

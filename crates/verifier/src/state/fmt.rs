@@ -62,7 +62,8 @@ pub fn write_reg(out: &mut String, reg: &Reg, frameno: u8, maps: &[MapInfo]) {
     if !reg.is_scalar() && reg.off != 0 {
         item(out, format_args!("off={}", reg.off), &mut sep);
     }
-    if reg.kind.is_pkt() || reg.kind == RegKind::PacketEnd {
+    // `pkt_end` shows a range only once a comparison marked it (`AT_PKT_END`/`BEYOND_PKT_END`).
+    if reg.kind.is_pkt() || (reg.kind == RegKind::PacketEnd && reg.range != 0) {
         item(out, format_args!("r={}", reg.range), &mut sep);
     }
     if let RegKind::Mem { size, .. } = reg.kind {
@@ -117,6 +118,22 @@ pub fn write_frame(
                         it.state.name(),
                         it.depth
                     );
+                }
+                continue;
+            }
+            if let Some(d) = s.dynptr.filter(|_| s.is_dynptr()) {
+                // Only a dynptr's first slot is printed.
+                if d.first {
+                    let _ = write!(out, " fp{}=dynptr_{}(", -(i as i64 + 1) * 8, d.kind.name());
+                    let mut sep = "";
+                    if s.spilled.id != 0 {
+                        let _ = write!(out, "id={}", s.spilled.id);
+                        sep = ",";
+                    }
+                    if s.spilled.ref_obj_id != 0 {
+                        let _ = write!(out, "{sep}ref_id={}", s.spilled.ref_obj_id);
+                    }
+                    out.push(')');
                 }
                 continue;
             }

@@ -6,7 +6,7 @@ pub mod reg;
 pub mod stack;
 
 pub use reg::{ADD_CONST, PtrTrust, Reg, RegKind, SockKind};
-pub use stack::{IterSlot, IterState, SlotType, StackSlot};
+pub use stack::{DynptrKind, DynptrSlot, IterSlot, IterState, SlotType, StackSlot};
 
 /// Maximum call frames (`MAX_CALL_FRAMES`).
 pub const MAX_CALL_FRAMES: usize = 8;

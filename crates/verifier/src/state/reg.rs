@@ -47,7 +47,12 @@ pub enum RegKind {
         ringbuf: bool,
         /// Read-only (`MEM_RDONLY`).
         rdonly: bool,
+        /// The dynptr this is a slice of (`dynptr_id`; 0: none): overwriting the dynptr
+        /// invalidates it.
+        dynptr: u32,
     },
+    /// A `struct bpf_dynptr` the kernel passes to a callback (`CONST_PTR_TO_DYNPTR`).
+    ConstDynptr(super::DynptrKind),
     /// The address of a subprogram (`PTR_TO_FUNC`).
     Func {
         /// Subprogram index.
@@ -113,6 +118,7 @@ impl RegKind {
             RegKind::Mem { ringbuf: true, .. } => "ringbuf_mem",
             RegKind::Mem { .. } => "mem",
             RegKind::Func { .. } => "func",
+            RegKind::ConstDynptr(_) => "dynptr_ptr",
             RegKind::Sock(SockKind::Common) => "sock_common",
             RegKind::Sock(SockKind::Full) => "sock",
             RegKind::Sock(SockKind::Tcp) => "tcp_sock",

@@ -18,6 +18,8 @@ pub enum SlotType {
     Zero,
     /// Part of an open-coded iterator's state (`STACK_ITER`); see [`IterSlot`].
     Iter,
+    /// Part of a `struct bpf_dynptr` (`STACK_DYNPTR`); see [`DynptrSlot`].
+    Dynptr,
 }
 
 impl SlotType {
@@ -29,6 +31,7 @@ impl SlotType {
             SlotType::Misc => 'm',
             SlotType::Zero => '0',
             SlotType::Iter => 'i',
+            SlotType::Dynptr => 'd',
         }
     }
 }
@@ -69,6 +72,46 @@ pub struct IterSlot {
     pub rcu: Option<bool>,
 }
 
+/// What a dynptr points to (`enum bpf_dynptr_type`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum DynptrKind {
+    /// Program memory (`bpf_dynptr_from_mem`): a map value.
+    Local,
+    /// A ring-buffer record (`bpf_ringbuf_reserve_dynptr`): a reference to submit or discard.
+    Ringbuf,
+    /// An skb's packet data (`bpf_dynptr_from_skb`).
+    Skb,
+    /// An XDP frame's data (`bpf_dynptr_from_xdp`).
+    Xdp,
+}
+
+impl DynptrKind {
+    /// The kernel's `dynptr_type_str`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DynptrKind::Local => "local",
+            DynptrKind::Ringbuf => "ringbuf",
+            DynptrKind::Skb => "skb",
+            DynptrKind::Xdp => "xdp",
+        }
+    }
+
+    /// `dynptr_type_refcounted`: the dynptr holds a reference that must be released.
+    pub fn refcounted(self) -> bool {
+        self == DynptrKind::Ringbuf
+    }
+}
+
+/// A `struct bpf_dynptr` living in two stack slots (the kernel keeps this in the slots'
+/// `spilled_ptr.dynptr`; `spilled_ptr.id` names the dynptr, `ref_obj_id` its reference).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct DynptrSlot {
+    /// What the dynptr points to.
+    pub kind: DynptrKind,
+    /// The upper slot (the one the `struct bpf_dynptr *` points to).
+    pub first: bool,
+}
+
 /// One 8-byte stack slot.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct StackSlot {
@@ -78,6 +121,8 @@ pub struct StackSlot {
     pub types: [SlotType; 8],
     /// The iterator this slot belongs to, when its bytes are [`SlotType::Iter`].
     pub iter: Option<IterSlot>,
+    /// The dynptr this slot belongs to, when its bytes are [`SlotType::Dynptr`].
+    pub dynptr: Option<DynptrSlot>,
 }
 
 impl StackSlot {
@@ -86,11 +131,17 @@ impl StackSlot {
         spilled: Reg::NOT_INIT,
         types: [SlotType::Invalid; 8],
         iter: None,
+        dynptr: None,
     };
 
     /// `is_stack_slot_special` for iterators: the slot holds iterator state.
     pub fn is_iter(&self) -> bool {
         self.types[7] == SlotType::Iter
+    }
+
+    /// `STACK_DYNPTR` is never set partially: the first byte tells.
+    pub fn is_dynptr(&self) -> bool {
+        self.types[0] == SlotType::Dynptr
     }
 
     /// `is_spilled_reg`: the top byte holds a spill.
