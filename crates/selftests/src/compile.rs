@@ -1,9 +1,9 @@
-//! Compiles every `progs/verifier_*.c` into a BPF object with `clang-19`, with the flags of the
+//! Compiles the corpus's `progs/*.c` ([`crate::corpus::Corpus`]) into BPF objects with `clang-19`, with the flags of the
 //! 6.12 selftests Makefile (`BPF_CFLAGS`, `CLANG_SYS_INCLUDES`, the flavour's `-mcpu` and
 //! defines). Objects are cached: a file is rebuilt only when its source, `vmlinux.h` or the
 //! flags changed. Compilation runs on [`sys::jobs`] threads.
 
-use crate::corpus::Cache;
+use crate::corpus::{self, Cache};
 use crate::error::{Error, Result, io};
 use crate::sys;
 use std::path::{Path, PathBuf};
@@ -113,24 +113,42 @@ impl Compiler {
         &self.args
     }
 
-    /// Compiles every `verifier_*.c`, sorted by name, reusing up-to-date objects.
+    /// Compiles every source of the cache's corpus, sorted by name, reusing up-to-date objects.
+    /// Sources that cannot be judged here ([`corpus::unsupported_reason`]) are listed without
+    /// an object, with the reason as their note.
     pub fn compile_all(&self, cache: &Cache, jobs: usize) -> Result<Vec<Compiled>> {
         let progs = cache.selftests_dir().join("progs");
-        let mut sources: Vec<PathBuf> = std::fs::read_dir(&progs)
-            .map_err(io(&progs))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension().is_some_and(|e| e == "c")
-                    && p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("verifier_"))
-            })
-            .collect();
+        let mut sources: Vec<(PathBuf, Option<&'static str>)> = Vec::new();
+        for entry in std::fs::read_dir(&progs).map_err(io(&progs))? {
+            let path = entry.map_err(io(&progs))?.path();
+            if path.extension().is_none_or(|e| e != "c") {
+                continue;
+            }
+            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+            if cache.corpus.includes(&stem, &text) {
+                sources.push((path.clone(), corpus::unsupported_reason(&text)));
+            }
+        }
         sources.sort();
         std::fs::create_dir_all(&self.out_dir).map_err(io(&self.out_dir))?;
         let vmlinux = sys::mtime(&cache.include_dir().join("vmlinux.h"));
-        Ok(sys::parallel_map(&sources, jobs, |src| {
-            self.compile_one(src, &progs, vmlinux)
-        }))
+        Ok(sys::parallel_map(
+            &sources,
+            jobs,
+            |(src, unsupported)| match unsupported {
+                Some(why) => Compiled {
+                    stem: src
+                        .file_stem()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned(),
+                    object: None,
+                    note: Some(format!("skipped: {why}")),
+                },
+                None => self.compile_one(src, &progs, vmlinux),
+            },
+        ))
     }
 
     fn compile_one(

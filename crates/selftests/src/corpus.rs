@@ -1,6 +1,6 @@
 //! The corpus's sources: finds (or installs) Debian's `linux-source-6.12` tarball, extracts only
-//! the verifier selftests and the headers they need into the cache, and prepares the include
-//! directory (`bpf/*.h` with a generated `bpf_helper_defs.h`, `vmlinux.h` from the running
+//! the BPF selftests' programs and the headers they need into the cache, decides which programs
+//! belong to the corpus ([`Corpus`]), and prepares the include directory (`bpf/*.h` with a generated `bpf_helper_defs.h`, `vmlinux.h` from the running
 //! kernel's BTF, an empty `gnu/stubs-32.h`).
 //!
 //! Nothing extracted here is committed: it all lives under the cache directory in `target/`.
@@ -15,7 +15,7 @@ pub const SOURCE_PACKAGE: &str = "linux-source-6.12";
 
 /// Members of the tarball the harness needs (relative to its top directory).
 const MEMBERS: &[&str] = &[
-    "tools/testing/selftests/bpf/progs/verifier_*.c",
+    "tools/testing/selftests/bpf/progs/*.c",
     "tools/testing/selftests/bpf/progs/*.h",
     "tools/testing/selftests/bpf/*.h",
     "tools/lib/bpf/*",
@@ -24,11 +24,67 @@ const MEMBERS: &[&str] = &[
     "scripts/bpf_doc.py",
 ];
 
+/// Which selftests programs the harness runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Corpus {
+    /// `progs/verifier_*.c`: the files `prog_tests/verifier.c` runs.
+    Verifier,
+    /// Also every other `progs/*.c` carrying test-loader annotations (`__success`, `__failure`,
+    /// `__msg`): the files other `prog_tests` run with `RUN_TESTS` (iterators, dynptrs,
+    /// exceptions, global functions, kptrs, …).
+    Wide,
+}
+
+impl Corpus {
+    /// `LULL_SELFTESTS_CORPUS` (`verifier` or `wide`), default [`Corpus::Wide`].
+    pub fn from_env() -> Self {
+        match std::env::var("LULL_SELFTESTS_CORPUS").as_deref() {
+            Ok("verifier") => Corpus::Verifier,
+            _ => Corpus::Wide,
+        }
+    }
+
+    /// Whether the source `stem.c` (with text `source`) belongs to this corpus.
+    pub fn includes(self, stem: &str, source: &str) -> bool {
+        stem.starts_with("verifier_") || (self == Corpus::Wide && has_annotations(source))
+    }
+}
+
+/// Whether a selftest source uses the test loader's annotations (`bpf_misc.h`).
+fn has_annotations(source: &str) -> bool {
+    ["__success", "__failure", "__msg("].iter().any(|a| {
+        source.match_indices(a).any(|(i, _)| {
+            // A whole token: not part of a longer identifier such as `__success_unpriv`'s
+            // definition in a header copy.
+            let before = source[..i].chars().next_back();
+            !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    })
+}
+
+/// Why a corpus source cannot be judged here, if so: it needs the selftests' kernel module
+/// (`bpf_testmod`: its kfuncs, struct_ops and tracepoints are not in this kernel's BTF).
+pub fn unsupported_reason(source: &str) -> Option<&'static str> {
+    const TESTMOD: &[&str] = &[
+        "bpf_testmod",
+        "testmod_kfunc.h",
+        "bpf_kfunc_call_test",
+        "bpf_iter_testmod_seq",
+        "bpf_testmod_test_read",
+        "bpf_testmod_ops",
+    ];
+    TESTMOD.iter().any(|t| source.contains(t)).then_some(
+        "needs the bpf_testmod kernel module (its kfuncs or struct_ops are not in this kernel)",
+    )
+}
+
 /// Where everything the harness builds lives.
 #[derive(Clone, Debug)]
 pub struct Cache {
     /// The cache root, `<target>/selftests-cache`.
     pub root: PathBuf,
+    /// The programs to run.
+    pub corpus: Corpus,
 }
 
 impl Cache {
@@ -36,6 +92,7 @@ impl Cache {
     pub fn in_target(target: &Path) -> Self {
         Cache {
             root: target.join("selftests-cache"),
+            corpus: Corpus::from_env(),
         }
     }
 
@@ -46,6 +103,7 @@ impl Cache {
         if let Some(dir) = std::env::var_os("LULL_SELFTESTS_CACHE") {
             return Cache {
                 root: PathBuf::from(dir),
+                corpus: Corpus::from_env(),
             };
         }
         if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
@@ -201,4 +259,29 @@ fn helper_defs(cache: &Cache) -> Result<Vec<u8>> {
             .arg(tree.join("tools/include/uapi/linux/bpf.h")),
     )?;
     Ok(out.stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wide_corpus_takes_annotated_files_only() {
+        let annotated = "SEC(\"tc\")\n__failure __msg(\"bad\")\nint f(void *ctx) { return 0; }";
+        let plain = "SEC(\"tc\")\nint f(void *ctx) { return 0; }";
+        assert!(Corpus::Wide.includes("dynptr_fail", annotated));
+        assert!(!Corpus::Wide.includes("test_pkt_access", plain));
+        assert!(!Corpus::Verifier.includes("dynptr_fail", annotated));
+        assert!(Corpus::Verifier.includes("verifier_and", plain));
+        // A longer identifier is not an annotation.
+        assert!(!has_annotations("int my__success_count;"));
+        assert!(has_annotations("__success int f(void)"));
+    }
+
+    #[test]
+    fn files_needing_bpf_testmod_are_skipped() {
+        assert!(unsupported_reason("#include \"../bpf_testmod/bpf_testmod_kfunc.h\"").is_some());
+        assert!(unsupported_reason("bpf_kfunc_call_test_acquire(&sp)").is_some());
+        assert!(unsupported_reason("bpf_dynptr_from_mem(data, 4, 0, &ptr)").is_none());
+    }
 }

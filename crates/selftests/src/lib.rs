@@ -1,6 +1,7 @@
 //! `lull-selftests`: measures Lull's verifier against the Linux kernel's own verifier selftests
-//! (`tools/testing/selftests/bpf/progs/verifier_*.c` of `linux-source-6.12`) and against the
-//! live kernel.
+//! (`tools/testing/selftests/bpf/progs/verifier_*.c` of `linux-source-6.12`, and the other
+//! `progs/*.c` carrying test-loader annotations: see [`corpus::Corpus`]) and against the live
+//! kernel.
 //!
 //! Pipeline: [`corpus`] extracts the sources into the cache under `target/`, [`compile`] builds
 //! them with clang-19, [`catalog`] lists programs and reads their annotations from BTF decl tags

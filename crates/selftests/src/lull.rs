@@ -87,6 +87,12 @@ pub fn verify_case(object: &[u8], case: &Case) -> Result<LullRun, LullGap> {
     let mut input = verifier_input(&obj, program, &opts);
     input.kernel_btf = kernel_btf;
     let outcome = lull_verifier::verify(&input);
+    // `LULL_SELFTESTS_SHOW=<id substring>`: print Lull's log of matching cases (debugging).
+    if let Ok(show) = std::env::var("LULL_SELFTESTS_SHOW")
+        && case.id().contains(show.as_str())
+    {
+        eprintln!("=== lull log of {} ===\n{}", case.id(), outcome.log);
+    }
     if let Some(rejection) = &outcome.error {
         let text = format!("{} {}", rejection.message, rejection.summary);
         if let Some((_, feature)) = UNSUPPORTED.iter().find(|(phrase, _)| text.contains(phrase)) {
