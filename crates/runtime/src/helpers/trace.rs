@@ -12,7 +12,9 @@ use lull_interp::{HelperContext, HelperError, HelperFn};
 use super::env;
 use super::errno;
 use super::format::{StrReader, format};
+use super::task::own_memory;
 use crate::trace::TraceRecord;
+use lull_task::UserMemory;
 
 pub(crate) const HELPERS: &[(u16, HelperFn)] =
     &[(6, trace_printk), (165, snprintf), (177, trace_vprintk)];
@@ -22,24 +24,33 @@ const MAX_VARARGS: u64 = 12;
 /// Longest line a trace call emits (`MAX_BPRINTF_BUF`).
 const MAX_BUF: usize = 1024;
 
-struct Mem<'a, 'b>(&'a HelperContext<'b>);
+/// What `%s` and the `%p…` forms read: any address, fault-safe, as the kernel's
+/// `copy_from_kernel_nofault` — the verifier does not check these pointers, so an unreadable
+/// one must give an empty string (or the `%p` fallback), in trusted runs as in checked ones.
+struct NoFault;
 
-impl StrReader for Mem<'_, '_> {
+impl StrReader for NoFault {
     fn read_str(&mut self, addr: u64, max: usize) -> Option<Vec<u8>> {
+        let mem = own_memory()?;
+        let page = lull_task::page_size();
         let mut out = Vec::new();
-        let mut b = [0u8; 1];
-        for k in 0..max as u64 {
-            self.0.read(addr.wrapping_add(k), &mut b).ok()?;
-            if b[0] == 0 {
-                break;
+        while out.len() < max {
+            let at = addr.wrapping_add(out.len() as u64);
+            // Up to the end of the page: a string may end just before an unmapped one.
+            let chunk = (max - out.len()).min((page - at % page) as usize);
+            let mut buf = vec![0u8; chunk];
+            mem.read_may_fault(at, &mut buf).ok()?;
+            if let Some(nul) = buf.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..nul]);
+                return Some(out);
             }
-            out.push(b[0]);
+            out.extend_from_slice(&buf);
         }
         Some(out)
     }
     fn read_bytes(&mut self, addr: u64, n: usize) -> Option<Vec<u8>> {
         let mut v = vec![0u8; n];
-        self.0.read(addr, &mut v).ok()?;
+        own_memory()?.read_may_fault(addr, &mut v).ok()?;
         Some(v)
     }
 }
@@ -83,7 +94,7 @@ fn trace_printk(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperE
     let Some(fmt) = read_fmt(ctx, a[0], a[1])? else {
         return Ok(errno::EINVAL as u64);
     };
-    match format(&fmt, &a[2..5], &mut Mem(ctx)) {
+    match format(&fmt, &a[2..5], &mut NoFault) {
         Ok(line) => emit(ctx, line),
         Err(_) => Ok(errno::EINVAL as u64),
     }
@@ -111,7 +122,7 @@ fn trace_vprintk(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, Helper
     let (Some(fmt), Some(args)) = (read_fmt(ctx, a[0], a[1])?, array_args(ctx, a[2], a[3])?) else {
         return Ok(errno::EINVAL as u64);
     };
-    match format(&fmt, &args, &mut Mem(ctx)) {
+    match format(&fmt, &args, &mut NoFault) {
         Ok(line) => emit(ctx, line),
         Err(_) => Ok(errno::EINVAL as u64),
     }
@@ -124,7 +135,7 @@ fn snprintf(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError
     let Some(args) = array_args(ctx, a[3], a[4])? else {
         return Ok(errno::EINVAL as u64);
     };
-    let out = match format(&fmt, &args, &mut Mem(ctx)) {
+    let out = match format(&fmt, &args, &mut NoFault) {
         Ok(o) => o,
         Err(_) => return Ok(errno::EINVAL as u64),
     };
