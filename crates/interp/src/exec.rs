@@ -1,13 +1,14 @@
 //! The dispatch loop: executes a prepared [`Program`] over a [`MemoryModel`].
 //!
-//! One `match` on the op kind per instruction, registers in a `[u64; 16]` indexed with `& 15`,
-//! no allocation, hashing or `Result` in the straight-line paths. Faults leave through cold
-//! functions that translate the op index to its raw slot.
+//! One `match` on the op kind per instruction, dispatched through a pointer to the current op;
+//! registers in a `[u64; 16]` indexed by [`crate::op::RegNo`]s (below 16 by type: no bounds
+//! check, no mask); no allocation, hashing or `Result` in the straight-line paths. Faults leave
+//! through cold functions that translate the op index to its raw slot.
 //!
 //! Metering (`METER = true`) counts executed instructions exactly at no per-instruction cost:
 //! execution between two taken jumps is linear, so the count is updated only when control
-//! transfers (`pc + 1 - block_start`), and the budget is checked there too (a run without a
-//! taken jump is bounded by the program length).
+//! transfers (by the distance from the run's first op to the current one), and the budget is
+//! checked there too (a run without a taken jump is bounded by the program length).
 
 use std::any::Any;
 
@@ -25,6 +26,9 @@ pub const FRAME_SIZE: usize = 512;
 /// `may_goto` iterations allowed per function invocation before it jumps (the kernel's
 /// `BPF_MAX_LOOPS`).
 pub const MAY_GOTO_BUDGET: u64 = 8 * 1024 * 1024;
+
+/// Size of an [`Op`], the unit of the metering counters inside the loop.
+const OP_BYTES: u64 = std::mem::size_of::<Op>() as u64;
 
 /// A suspended caller.
 #[derive(Clone, Copy, Debug, Default)]
@@ -64,19 +68,31 @@ fn access_fault(prog: &Program, pc: usize, addr: u64, size: u32, access: Access)
     }
 }
 
-/// The op at `pc`, without a bounds check on the dispatch path.
+/// The op `cur` points at, without a bounds check on the dispatch path.
 #[inline(always)]
-fn op_at(ops: &[Op], pc: usize) -> &Op {
-    debug_assert!(pc < ops.len(), "pc {pc} outside the program");
-    // SAFETY: every pc the loop reaches is in range, by construction in `Program::prepare`:
-    // jump, call and function-address targets are checked op indices; the last op is `exit`
-    // or `ja`, so straight-line flow (and a return to the op after a local call, which is
-    // never last) stays inside; a superinstruction that continues two ops on exists only when
-    // that op does (`crate::fuse`); `run_from` starts at 0 or at a checked function entry.
+fn op_at(ops: &[Op], cur: *const Op) -> &Op {
+    debug_assert!(
+        ops.as_ptr_range().contains(&cur),
+        "pc {} outside the program",
+        index(ops, cur)
+    );
+    // SAFETY: `cur` is always `ops.as_ptr()` advanced by an in-range op index, by construction
+    // in `Program::prepare`: jump, call and function-address targets are checked op indices;
+    // the last op is `exit` or `ja`, so straight-line flow (and a return to the op after a
+    // local call, which is never last) stays inside; a superinstruction that continues two or
+    // three ops on exists only when that op does (`crate::fuse`); `run_from` starts at 0 or at
+    // a checked function entry. So `cur` points at an initialised `Op` of `ops`, valid while
+    // `ops` is borrowed.
     #[allow(unsafe_code)]
     unsafe {
-        ops.get_unchecked(pc)
+        &*cur
     }
+}
+
+/// The op index of `cur` (a pointer into `ops`).
+#[inline(always)]
+fn index(ops: &[Op], cur: *const Op) -> usize {
+    cur.addr().wrapping_sub(ops.as_ptr().addr()) / std::mem::size_of::<Op>()
 }
 
 fn slot(prog: &Program, pc: usize) -> usize {
@@ -170,41 +186,74 @@ fn run_from<M: MemoryModel, const METER: bool>(
         mem.regions_mut()
             .set_stack_window(((base + 1) * FRAME_SIZE) as u64);
     }
-    let mut pc: usize = entry;
+    // The dispatch position is a pointer (one add per straight-line step, fields loaded
+    // straight from it); `pc!()` gives its op index where one is needed.
+    let first: *const Op = ops.as_ptr();
+    let mut cur: *const Op = first.wrapping_add(entry);
     let mut depth: usize = base;
     let mut may_goto = MAY_GOTO_BUDGET;
-    // Metering: instructions executed before `block`, the first op of the current linear run.
-    let mut executed: u64 = 0;
-    let mut block: usize = entry;
+    // Metering, in op bytes (`OP_BYTES` per instruction, which saves a shift per taken jump):
+    // executed before `block`, the first op of the current linear run.
+    let mut executed_bytes: u64 = 0;
+    let mut block: *const Op = cur;
     let budget = st.budget;
+    // Saturating: a budget beyond 2^60 instructions is unbounded in practice.
+    let budget_bytes = budget.saturating_mul(OP_BYTES);
+
+    // The current op index.
+    macro_rules! pc {
+        () => {
+            index(ops, cur)
+        };
+    }
+    // Op bytes executed in the current linear run up to `cur` (inclusive).
+    macro_rules! run_bytes {
+        () => {
+            (cur.addr().wrapping_sub(block.addr()) as u64).wrapping_add(OP_BYTES)
+        };
+    }
 
     // Close the current linear run at `pc` (inclusive).
     macro_rules! settle {
         () => {
             if METER {
-                executed += (pc + 1 - block) as u64;
-                st.executed = executed;
+                executed_bytes += run_bytes!();
+                st.executed = executed_bytes / OP_BYTES;
             }
         };
     }
-    // Transfer control to op `$t`.
-    macro_rules! goto {
+    // Continue `$n` ops on, without a taken jump (straight from the arm, not through the loop's
+    // shared step).
+    macro_rules! next {
+        ($n:expr) => {{
+            cur = cur.wrapping_add($n);
+            continue;
+        }};
+    }
+    // Transfer control to the op `$t` points at.
+    macro_rules! goto_ptr {
         ($t:expr) => {{
-            let t: usize = $t;
+            let t: *const Op = $t;
             if METER {
-                executed += (pc + 1 - block) as u64;
+                executed_bytes += run_bytes!();
                 block = t;
-                if executed > budget {
-                    st.executed = executed;
+                if executed_bytes > budget_bytes {
+                    st.executed = executed_bytes / OP_BYTES;
                     return Err(Fault::BudgetExhausted {
-                        slot: slot(prog, pc),
+                        slot: slot(prog, pc!()),
                         budget,
                     });
                 }
             }
-            pc = t;
+            cur = t;
             continue;
         }};
+    }
+    // Transfer control to op index `$t`.
+    macro_rules! goto {
+        ($t:expr) => {
+            goto_ptr!(first.wrapping_add($t))
+        };
     }
     macro_rules! fault {
         ($e:expr) => {{
@@ -219,7 +268,7 @@ fn run_from<M: MemoryModel, const METER: bool>(
                 Some(v) => regs[$d] = $ext(v),
                 None => fault!(access_fault(
                     prog,
-                    pc,
+                    pc!(),
                     addr,
                     std::mem::size_of::<$t>() as u32,
                     Access::Read
@@ -233,7 +282,7 @@ fn run_from<M: MemoryModel, const METER: bool>(
             if !mem.store::<$t>(addr, $v as $t) {
                 fault!(access_fault(
                     prog,
-                    pc,
+                    pc!(),
                     addr,
                     std::mem::size_of::<$t>() as u32,
                     Access::Write
@@ -244,7 +293,7 @@ fn run_from<M: MemoryModel, const METER: bool>(
     macro_rules! jmp {
         ($cond:expr, $t:expr) => {
             if $cond {
-                goto!($t)
+                goto_ptr!($t)
             }
         };
     }
@@ -253,10 +302,10 @@ fn run_from<M: MemoryModel, const METER: bool>(
     macro_rules! skip_or_jump {
         ($cond:expr, $t:expr) => {{
             if $cond {
-                goto!(pc + 2);
+                goto_ptr!(cur.wrapping_add(2));
             }
-            pc += 1;
-            goto!($t)
+            cur = cur.wrapping_add(1);
+            goto_ptr!($t)
         }};
     }
     // A fused `d = $v` followed by `d = $e` (which reads the new `d`); continues after the pair.
@@ -264,7 +313,88 @@ fn run_from<M: MemoryModel, const METER: bool>(
         ($d:ident, $v:expr, $e:expr) => {{
             regs[$d] = $v;
             regs[$d] = $e;
-            pc += 1;
+            next!(2);
+        }};
+    }
+    // A fused `d = $v` then a test `$t` of the new `d` that jumps to the op's target.
+    macro_rules! add_test {
+        ($op:ident, $d:ident, $v:expr, $t:expr) => {{
+            let v: u64 = $v;
+            regs[$d] = v;
+            cur = cur.wrapping_add(1);
+            if $t(v) {
+                goto_ptr!($op.dest(first));
+            }
+        }};
+    }
+    // As `add_test!`, with the test jumping over a `ja`: when it holds, continue after the
+    // `ja` (two instructions executed); otherwise take the `ja` (three executed).
+    macro_rules! add_test_ja {
+        ($op:ident, $d:ident, $v:expr, $t:expr) => {{
+            let v: u64 = $v;
+            regs[$d] = v;
+            cur = cur.wrapping_add(1);
+            if $t(v) {
+                goto_ptr!(cur.wrapping_add(2));
+            }
+            cur = cur.wrapping_add(1);
+            goto_ptr!($op.dest(first))
+        }};
+    }
+    // A fused `d = s; d += x; y = *($t *)(d + off)` (`aux` = x | y << 4); a fault is the
+    // load's, two ops on.
+    macro_rules! indexed_load {
+        ($op:ident, $d:ident, $s:ident, $t:ty, $ext:expr) => {{
+            regs[$d] = regs[$s];
+            regs[$d] = regs[$d].wrapping_add(regs[($op.aux & 15) as usize]);
+            cur = cur.wrapping_add(2);
+            load!(
+                $t,
+                ($op.aux >> 4) as usize,
+                regs[$d].wrapping_add($op.off()),
+                $ext
+            );
+            next!(1);
+        }};
+    }
+    // A fused `d = *($t *)(s + imm)` then `if $c(d, aux) goto target`.
+    macro_rules! load_jump {
+        ($op:ident, $d:ident, $s:ident, $imm:ident, $t:ty, $c:expr) => {{
+            load!($t, $d, regs[$s].wrapping_add($imm), |v: $t| v as u64);
+            cur = cur.wrapping_add(1);
+            jmp!($c(regs[$d], regs[($op.aux & 15) as usize]), $op.dest(first));
+        }};
+    }
+    // Two fused `$t` stores; a fault in the second is reported one op on.
+    macro_rules! store_pair {
+        ($op:ident, $d:ident, $s:ident, $imm:ident, $t:ty) => {{
+            store!($t, regs[$d].wrapping_add($op.off()), regs[$s]);
+            cur = cur.wrapping_add(1);
+            store!(
+                $t,
+                regs[($op.aux & 15) as usize].wrapping_add($imm),
+                regs[($op.aux >> 4) as usize]
+            );
+            next!(1);
+        }};
+    }
+    // A fused register move `aux & 15 = aux >> 4` (zero-extended from 32 bits if `$w32`),
+    // then the compare-and-jump `$c` to the op's target.
+    macro_rules! mov_test {
+        ($op:ident, $w32:expr, $c:expr) => {{
+            let v = regs[($op.aux >> 4) as usize];
+            regs[($op.aux & 15) as usize] = if $w32 { u64::from(v as u32) } else { v };
+            cur = cur.wrapping_add(1);
+            jmp!($c, $op.dest(first));
+        }};
+    }
+    // As `mov_test!`, with the jump over a `ja` (see `skip_or_jump!`).
+    macro_rules! mov_test_ja {
+        ($op:ident, $w32:expr, $c:expr) => {{
+            let v = regs[($op.aux >> 4) as usize];
+            regs[($op.aux & 15) as usize] = if $w32 { u64::from(v as u32) } else { v };
+            cur = cur.wrapping_add(1);
+            skip_or_jump!($c, $op.dest(first));
         }};
     }
     // Return from the current function (the main one: end the run).
@@ -296,17 +426,18 @@ fn run_from<M: MemoryModel, const METER: bool>(
                 depth,
                 r10: regs[10],
                 budget: if METER {
-                    budget.saturating_sub(executed + (pc + 1 - block) as u64)
+                    budget.saturating_sub((executed_bytes + run_bytes!()) / OP_BYTES)
                 } else {
                     u64::MAX
                 },
                 executed: 0,
-                slot: slot(prog, pc),
+                slot: slot(prog, pc!()),
             };
             let mut ctx = HelperContext::new(&mut site, st.env.as_deref_mut());
             let r = (h.func)(&mut ctx, args);
             if METER {
-                executed += site.executed;
+                executed_bytes =
+                    executed_bytes.saturating_add(site.executed.saturating_mul(OP_BYTES));
             }
             match r {
                 Ok(v) => v,
@@ -314,9 +445,13 @@ fn run_from<M: MemoryModel, const METER: bool>(
                     settle!();
                     return Ok(v);
                 }
+                Err(HelperError::Return(v)) => {
+                    regs[0] = v;
+                    ret!()
+                }
                 Err(HelperError::Fault(f)) => fault!(*f),
                 Err(error) => fault!(Fault::Helper {
-                    slot: slot(prog, pc),
+                    slot: slot(prog, pc!()),
                     name: h.name.to_string(),
                     error,
                 }),
@@ -324,10 +459,27 @@ fn run_from<M: MemoryModel, const METER: bool>(
         }};
     }
 
+    // A legacy packet load at `$base + imm` (see `Kind::LdAbs`).
+    macro_rules! packet_load {
+        ($op:ident, $base:expr) => {{
+            let base: u64 = $base;
+            // The kernel computes the offset in a 64-bit register and passes it as `int`.
+            let off = base.wrapping_add($op.imm) as i32;
+            let args = [regs[6], off as i64 as u64, u64::from($op.aux), 0, 0];
+            let h = prog.calls[$op.a as u32 as usize];
+            let r = call_helper!(h, args);
+            if (r as i64) < 0 {
+                // Not in the packet: the current function returns 0.
+                regs[0] = 0;
+                ret!();
+            }
+            regs[0] = r;
+        }};
+    }
     loop {
-        let op = op_at(ops, pc);
-        let d = (op.dst & 15) as usize;
-        let s = (op.src & 15) as usize;
+        let op = op_at(ops, cur);
+        let d = op.dst.idx();
+        let s = op.src.idx();
         let imm = op.imm;
         match op.kind {
             // 64-bit ALU.
@@ -435,106 +587,108 @@ fn run_from<M: MemoryModel, const METER: bool>(
             Kind::StW => store!(u32, regs[d].wrapping_add(op.off()), imm),
             Kind::StDw => store!(u64, regs[d].wrapping_add(op.off()), imm),
             Kind::Atomic => {
-                if let Err(f) = atomic(prog, pc, *op, mem, &mut regs) {
+                if let Err(f) = atomic(prog, pc!(), *op, mem, &mut regs) {
                     fault!(f);
                 }
             }
             Kind::LdImm64 => regs[d] = imm,
             // Jumps.
-            Kind::Ja => goto!(op.target()),
-            Kind::JeqI => jmp!(regs[d] == imm, op.target()),
-            Kind::JeqR => jmp!(regs[d] == regs[s], op.target()),
-            Kind::JneI => jmp!(regs[d] != imm, op.target()),
-            Kind::JneR => jmp!(regs[d] != regs[s], op.target()),
-            Kind::JgtI => jmp!(regs[d] > imm, op.target()),
-            Kind::JgtR => jmp!(regs[d] > regs[s], op.target()),
-            Kind::JgeI => jmp!(regs[d] >= imm, op.target()),
-            Kind::JgeR => jmp!(regs[d] >= regs[s], op.target()),
-            Kind::JltI => jmp!(regs[d] < imm, op.target()),
-            Kind::JltR => jmp!(regs[d] < regs[s], op.target()),
-            Kind::JleI => jmp!(regs[d] <= imm, op.target()),
-            Kind::JleR => jmp!(regs[d] <= regs[s], op.target()),
-            Kind::JsetI => jmp!(regs[d] & imm != 0, op.target()),
-            Kind::JsetR => jmp!(regs[d] & regs[s] != 0, op.target()),
-            Kind::JsgtI => jmp!((regs[d] as i64) > imm as i64, op.target()),
-            Kind::JsgtR => jmp!((regs[d] as i64) > regs[s] as i64, op.target()),
-            Kind::JsgeI => jmp!((regs[d] as i64) >= imm as i64, op.target()),
-            Kind::JsgeR => jmp!((regs[d] as i64) >= regs[s] as i64, op.target()),
-            Kind::JsltI => jmp!((regs[d] as i64) < imm as i64, op.target()),
-            Kind::JsltR => jmp!((regs[d] as i64) < regs[s] as i64, op.target()),
-            Kind::JsleI => jmp!((regs[d] as i64) <= imm as i64, op.target()),
-            Kind::JsleR => jmp!((regs[d] as i64) <= regs[s] as i64, op.target()),
-            Kind::Jeq32I => jmp!(regs[d] as u32 == imm as u32, op.target()),
-            Kind::Jeq32R => jmp!(regs[d] as u32 == regs[s] as u32, op.target()),
-            Kind::Jne32I => jmp!(regs[d] as u32 != imm as u32, op.target()),
-            Kind::Jne32R => jmp!(regs[d] as u32 != regs[s] as u32, op.target()),
-            Kind::Jgt32I => jmp!(regs[d] as u32 > imm as u32, op.target()),
-            Kind::Jgt32R => jmp!(regs[d] as u32 > regs[s] as u32, op.target()),
-            Kind::Jge32I => jmp!(regs[d] as u32 >= imm as u32, op.target()),
-            Kind::Jge32R => jmp!(regs[d] as u32 >= regs[s] as u32, op.target()),
-            Kind::Jlt32I => jmp!((regs[d] as u32) < imm as u32, op.target()),
-            Kind::Jlt32R => jmp!((regs[d] as u32) < regs[s] as u32, op.target()),
-            Kind::Jle32I => jmp!(regs[d] as u32 <= imm as u32, op.target()),
-            Kind::Jle32R => jmp!(regs[d] as u32 <= regs[s] as u32, op.target()),
-            Kind::Jset32I => jmp!(regs[d] as u32 & imm as u32 != 0, op.target()),
-            Kind::Jset32R => jmp!(regs[d] as u32 & regs[s] as u32 != 0, op.target()),
-            Kind::Jsgt32I => jmp!(regs[d] as i32 > imm as i32, op.target()),
-            Kind::Jsgt32R => jmp!(regs[d] as i32 > regs[s] as i32, op.target()),
-            Kind::Jsge32I => jmp!(regs[d] as i32 >= imm as i32, op.target()),
-            Kind::Jsge32R => jmp!(regs[d] as i32 >= regs[s] as i32, op.target()),
-            Kind::Jslt32I => jmp!((regs[d] as i32) < imm as i32, op.target()),
-            Kind::Jslt32R => jmp!((regs[d] as i32) < regs[s] as i32, op.target()),
-            Kind::Jsle32I => jmp!(regs[d] as i32 <= imm as i32, op.target()),
-            Kind::Jsle32R => jmp!(regs[d] as i32 <= regs[s] as i32, op.target()),
+            Kind::Ja => goto_ptr!(op.dest(first)),
+            Kind::JeqI => jmp!(regs[d] == imm, op.dest(first)),
+            Kind::JeqR => jmp!(regs[d] == regs[s], op.dest(first)),
+            Kind::JneI => jmp!(regs[d] != imm, op.dest(first)),
+            Kind::JneR => jmp!(regs[d] != regs[s], op.dest(first)),
+            Kind::JgtI => jmp!(regs[d] > imm, op.dest(first)),
+            Kind::JgtR => jmp!(regs[d] > regs[s], op.dest(first)),
+            Kind::JgeI => jmp!(regs[d] >= imm, op.dest(first)),
+            Kind::JgeR => jmp!(regs[d] >= regs[s], op.dest(first)),
+            Kind::JltI => jmp!(regs[d] < imm, op.dest(first)),
+            Kind::JltR => jmp!(regs[d] < regs[s], op.dest(first)),
+            Kind::JleI => jmp!(regs[d] <= imm, op.dest(first)),
+            Kind::JleR => jmp!(regs[d] <= regs[s], op.dest(first)),
+            Kind::JsetI => jmp!(regs[d] & imm != 0, op.dest(first)),
+            Kind::JsetR => jmp!(regs[d] & regs[s] != 0, op.dest(first)),
+            Kind::JsgtI => jmp!((regs[d] as i64) > imm as i64, op.dest(first)),
+            Kind::JsgtR => jmp!((regs[d] as i64) > regs[s] as i64, op.dest(first)),
+            Kind::JsgeI => jmp!((regs[d] as i64) >= imm as i64, op.dest(first)),
+            Kind::JsgeR => jmp!((regs[d] as i64) >= regs[s] as i64, op.dest(first)),
+            Kind::JsltI => jmp!((regs[d] as i64) < imm as i64, op.dest(first)),
+            Kind::JsltR => jmp!((regs[d] as i64) < regs[s] as i64, op.dest(first)),
+            Kind::JsleI => jmp!((regs[d] as i64) <= imm as i64, op.dest(first)),
+            Kind::JsleR => jmp!((regs[d] as i64) <= regs[s] as i64, op.dest(first)),
+            Kind::Jeq32I => jmp!(regs[d] as u32 == imm as u32, op.dest(first)),
+            Kind::Jeq32R => jmp!(regs[d] as u32 == regs[s] as u32, op.dest(first)),
+            Kind::Jne32I => jmp!(regs[d] as u32 != imm as u32, op.dest(first)),
+            Kind::Jne32R => jmp!(regs[d] as u32 != regs[s] as u32, op.dest(first)),
+            Kind::Jgt32I => jmp!(regs[d] as u32 > imm as u32, op.dest(first)),
+            Kind::Jgt32R => jmp!(regs[d] as u32 > regs[s] as u32, op.dest(first)),
+            Kind::Jge32I => jmp!(regs[d] as u32 >= imm as u32, op.dest(first)),
+            Kind::Jge32R => jmp!(regs[d] as u32 >= regs[s] as u32, op.dest(first)),
+            Kind::Jlt32I => jmp!((regs[d] as u32) < imm as u32, op.dest(first)),
+            Kind::Jlt32R => jmp!((regs[d] as u32) < regs[s] as u32, op.dest(first)),
+            Kind::Jle32I => jmp!(regs[d] as u32 <= imm as u32, op.dest(first)),
+            Kind::Jle32R => jmp!(regs[d] as u32 <= regs[s] as u32, op.dest(first)),
+            Kind::Jset32I => jmp!(regs[d] as u32 & imm as u32 != 0, op.dest(first)),
+            Kind::Jset32R => jmp!(regs[d] as u32 & regs[s] as u32 != 0, op.dest(first)),
+            Kind::Jsgt32I => jmp!(regs[d] as i32 > imm as i32, op.dest(first)),
+            Kind::Jsgt32R => jmp!(regs[d] as i32 > regs[s] as i32, op.dest(first)),
+            Kind::Jsge32I => jmp!(regs[d] as i32 >= imm as i32, op.dest(first)),
+            Kind::Jsge32R => jmp!(regs[d] as i32 >= regs[s] as i32, op.dest(first)),
+            Kind::Jslt32I => jmp!((regs[d] as i32) < imm as i32, op.dest(first)),
+            Kind::Jslt32R => jmp!((regs[d] as i32) < regs[s] as i32, op.dest(first)),
+            Kind::Jsle32I => jmp!(regs[d] as i32 <= imm as i32, op.dest(first)),
+            Kind::Jsle32R => jmp!(regs[d] as i32 <= regs[s] as i32, op.dest(first)),
             // Fused conditional jump over a `ja` (see `crate::fuse`).
-            Kind::JeqIJa => skip_or_jump!(regs[d] == imm, op.target()),
-            Kind::JeqRJa => skip_or_jump!(regs[d] == regs[s], op.target()),
-            Kind::JneIJa => skip_or_jump!(regs[d] != imm, op.target()),
-            Kind::JneRJa => skip_or_jump!(regs[d] != regs[s], op.target()),
-            Kind::JgtIJa => skip_or_jump!(regs[d] > imm, op.target()),
-            Kind::JgtRJa => skip_or_jump!(regs[d] > regs[s], op.target()),
-            Kind::JgeIJa => skip_or_jump!(regs[d] >= imm, op.target()),
-            Kind::JgeRJa => skip_or_jump!(regs[d] >= regs[s], op.target()),
-            Kind::JltIJa => skip_or_jump!(regs[d] < imm, op.target()),
-            Kind::JltRJa => skip_or_jump!(regs[d] < regs[s], op.target()),
-            Kind::JleIJa => skip_or_jump!(regs[d] <= imm, op.target()),
-            Kind::JleRJa => skip_or_jump!(regs[d] <= regs[s], op.target()),
-            Kind::JsetIJa => skip_or_jump!(regs[d] & imm != 0, op.target()),
-            Kind::JsetRJa => skip_or_jump!(regs[d] & regs[s] != 0, op.target()),
-            Kind::JsgtIJa => skip_or_jump!((regs[d] as i64) > imm as i64, op.target()),
-            Kind::JsgtRJa => skip_or_jump!((regs[d] as i64) > regs[s] as i64, op.target()),
-            Kind::JsgeIJa => skip_or_jump!((regs[d] as i64) >= imm as i64, op.target()),
-            Kind::JsgeRJa => skip_or_jump!((regs[d] as i64) >= regs[s] as i64, op.target()),
-            Kind::JsltIJa => skip_or_jump!((regs[d] as i64) < imm as i64, op.target()),
-            Kind::JsltRJa => skip_or_jump!((regs[d] as i64) < regs[s] as i64, op.target()),
-            Kind::JsleIJa => skip_or_jump!((regs[d] as i64) <= imm as i64, op.target()),
-            Kind::JsleRJa => skip_or_jump!((regs[d] as i64) <= regs[s] as i64, op.target()),
-            Kind::Jeq32IJa => skip_or_jump!((regs[d] as u32) == imm as u32, op.target()),
-            Kind::Jeq32RJa => skip_or_jump!((regs[d] as u32) == regs[s] as u32, op.target()),
-            Kind::Jne32IJa => skip_or_jump!((regs[d] as u32) != imm as u32, op.target()),
-            Kind::Jne32RJa => skip_or_jump!((regs[d] as u32) != regs[s] as u32, op.target()),
-            Kind::Jgt32IJa => skip_or_jump!((regs[d] as u32) > imm as u32, op.target()),
-            Kind::Jgt32RJa => skip_or_jump!((regs[d] as u32) > regs[s] as u32, op.target()),
-            Kind::Jge32IJa => skip_or_jump!((regs[d] as u32) >= imm as u32, op.target()),
-            Kind::Jge32RJa => skip_or_jump!((regs[d] as u32) >= regs[s] as u32, op.target()),
-            Kind::Jlt32IJa => skip_or_jump!((regs[d] as u32) < imm as u32, op.target()),
-            Kind::Jlt32RJa => skip_or_jump!((regs[d] as u32) < regs[s] as u32, op.target()),
-            Kind::Jle32IJa => skip_or_jump!((regs[d] as u32) <= imm as u32, op.target()),
-            Kind::Jle32RJa => skip_or_jump!((regs[d] as u32) <= regs[s] as u32, op.target()),
-            Kind::Jset32IJa => skip_or_jump!((regs[d] as u32) & imm as u32 != 0, op.target()),
-            Kind::Jset32RJa => skip_or_jump!((regs[d] as u32) & regs[s] as u32 != 0, op.target()),
-            Kind::Jsgt32IJa => skip_or_jump!((regs[d] as i32) > imm as i32, op.target()),
-            Kind::Jsgt32RJa => skip_or_jump!((regs[d] as i32) > regs[s] as i32, op.target()),
-            Kind::Jsge32IJa => skip_or_jump!((regs[d] as i32) >= imm as i32, op.target()),
-            Kind::Jsge32RJa => skip_or_jump!((regs[d] as i32) >= regs[s] as i32, op.target()),
-            Kind::Jslt32IJa => skip_or_jump!((regs[d] as i32) < imm as i32, op.target()),
-            Kind::Jslt32RJa => skip_or_jump!((regs[d] as i32) < regs[s] as i32, op.target()),
-            Kind::Jsle32IJa => skip_or_jump!((regs[d] as i32) <= imm as i32, op.target()),
-            Kind::Jsle32RJa => skip_or_jump!((regs[d] as i32) <= regs[s] as i32, op.target()),
+            Kind::JeqIJa => skip_or_jump!(regs[d] == imm, op.dest(first)),
+            Kind::JeqRJa => skip_or_jump!(regs[d] == regs[s], op.dest(first)),
+            Kind::JneIJa => skip_or_jump!(regs[d] != imm, op.dest(first)),
+            Kind::JneRJa => skip_or_jump!(regs[d] != regs[s], op.dest(first)),
+            Kind::JgtIJa => skip_or_jump!(regs[d] > imm, op.dest(first)),
+            Kind::JgtRJa => skip_or_jump!(regs[d] > regs[s], op.dest(first)),
+            Kind::JgeIJa => skip_or_jump!(regs[d] >= imm, op.dest(first)),
+            Kind::JgeRJa => skip_or_jump!(regs[d] >= regs[s], op.dest(first)),
+            Kind::JltIJa => skip_or_jump!(regs[d] < imm, op.dest(first)),
+            Kind::JltRJa => skip_or_jump!(regs[d] < regs[s], op.dest(first)),
+            Kind::JleIJa => skip_or_jump!(regs[d] <= imm, op.dest(first)),
+            Kind::JleRJa => skip_or_jump!(regs[d] <= regs[s], op.dest(first)),
+            Kind::JsetIJa => skip_or_jump!(regs[d] & imm != 0, op.dest(first)),
+            Kind::JsetRJa => skip_or_jump!(regs[d] & regs[s] != 0, op.dest(first)),
+            Kind::JsgtIJa => skip_or_jump!((regs[d] as i64) > imm as i64, op.dest(first)),
+            Kind::JsgtRJa => skip_or_jump!((regs[d] as i64) > regs[s] as i64, op.dest(first)),
+            Kind::JsgeIJa => skip_or_jump!((regs[d] as i64) >= imm as i64, op.dest(first)),
+            Kind::JsgeRJa => skip_or_jump!((regs[d] as i64) >= regs[s] as i64, op.dest(first)),
+            Kind::JsltIJa => skip_or_jump!((regs[d] as i64) < imm as i64, op.dest(first)),
+            Kind::JsltRJa => skip_or_jump!((regs[d] as i64) < regs[s] as i64, op.dest(first)),
+            Kind::JsleIJa => skip_or_jump!((regs[d] as i64) <= imm as i64, op.dest(first)),
+            Kind::JsleRJa => skip_or_jump!((regs[d] as i64) <= regs[s] as i64, op.dest(first)),
+            Kind::Jeq32IJa => skip_or_jump!((regs[d] as u32) == imm as u32, op.dest(first)),
+            Kind::Jeq32RJa => skip_or_jump!((regs[d] as u32) == regs[s] as u32, op.dest(first)),
+            Kind::Jne32IJa => skip_or_jump!((regs[d] as u32) != imm as u32, op.dest(first)),
+            Kind::Jne32RJa => skip_or_jump!((regs[d] as u32) != regs[s] as u32, op.dest(first)),
+            Kind::Jgt32IJa => skip_or_jump!((regs[d] as u32) > imm as u32, op.dest(first)),
+            Kind::Jgt32RJa => skip_or_jump!((regs[d] as u32) > regs[s] as u32, op.dest(first)),
+            Kind::Jge32IJa => skip_or_jump!((regs[d] as u32) >= imm as u32, op.dest(first)),
+            Kind::Jge32RJa => skip_or_jump!((regs[d] as u32) >= regs[s] as u32, op.dest(first)),
+            Kind::Jlt32IJa => skip_or_jump!((regs[d] as u32) < imm as u32, op.dest(first)),
+            Kind::Jlt32RJa => skip_or_jump!((regs[d] as u32) < regs[s] as u32, op.dest(first)),
+            Kind::Jle32IJa => skip_or_jump!((regs[d] as u32) <= imm as u32, op.dest(first)),
+            Kind::Jle32RJa => skip_or_jump!((regs[d] as u32) <= regs[s] as u32, op.dest(first)),
+            Kind::Jset32IJa => skip_or_jump!((regs[d] as u32) & imm as u32 != 0, op.dest(first)),
+            Kind::Jset32RJa => {
+                skip_or_jump!((regs[d] as u32) & regs[s] as u32 != 0, op.dest(first))
+            }
+            Kind::Jsgt32IJa => skip_or_jump!((regs[d] as i32) > imm as i32, op.dest(first)),
+            Kind::Jsgt32RJa => skip_or_jump!((regs[d] as i32) > regs[s] as i32, op.dest(first)),
+            Kind::Jsge32IJa => skip_or_jump!((regs[d] as i32) >= imm as i32, op.dest(first)),
+            Kind::Jsge32RJa => skip_or_jump!((regs[d] as i32) >= regs[s] as i32, op.dest(first)),
+            Kind::Jslt32IJa => skip_or_jump!((regs[d] as i32) < imm as i32, op.dest(first)),
+            Kind::Jslt32RJa => skip_or_jump!((regs[d] as i32) < regs[s] as i32, op.dest(first)),
+            Kind::Jsle32IJa => skip_or_jump!((regs[d] as i32) <= imm as i32, op.dest(first)),
+            Kind::Jsle32RJa => skip_or_jump!((regs[d] as i32) <= regs[s] as i32, op.dest(first)),
             Kind::AddAdd64I => {
                 regs[d] = regs[d].wrapping_add(imm);
                 regs[s] = regs[s].wrapping_add(op.off());
-                pc += 1;
+                next!(2);
             }
             // Fused `mov` + ALU op on the same register.
             Kind::MovAdd64I => mov_alu!(d, regs[s], regs[d].wrapping_add(imm)),
@@ -599,9 +753,118 @@ fn run_from<M: MemoryModel, const METER: bool>(
                 regs[s] as u32 as u64,
                 ((regs[d] as i32) >> (imm & 31)) as u32 as u64
             ),
+            // Fused immediate add + `==`/`!=` test of the same register (+ `ja`).
+            Kind::AddJeqI => add_test!(op, d, regs[d].wrapping_add(imm as i32 as u64), |v: u64| v
+                == (imm >> 32) as i32 as u64),
+            Kind::AddJneI => add_test!(op, d, regs[d].wrapping_add(imm as i32 as u64), |v: u64| v
+                != (imm >> 32) as i32 as u64),
+            Kind::Add32Jeq32I => add_test!(
+                op,
+                d,
+                u64::from((regs[d] as u32).wrapping_add(imm as u32)),
+                |v: u64| v == imm >> 32
+            ),
+            Kind::Add32Jne32I => add_test!(
+                op,
+                d,
+                u64::from((regs[d] as u32).wrapping_add(imm as u32)),
+                |v: u64| v != imm >> 32
+            ),
+            Kind::AddJeqIJa => {
+                add_test_ja!(op, d, regs[d].wrapping_add(imm as i32 as u64), |v: u64| v
+                    == (imm >> 32) as i32 as u64)
+            }
+            Kind::AddJneIJa => {
+                add_test_ja!(op, d, regs[d].wrapping_add(imm as i32 as u64), |v: u64| v
+                    != (imm >> 32) as i32 as u64)
+            }
+            Kind::Add32Jeq32IJa => add_test_ja!(
+                op,
+                d,
+                u64::from((regs[d] as u32).wrapping_add(imm as u32)),
+                |v: u64| v == imm >> 32
+            ),
+            Kind::Add32Jne32IJa => add_test_ja!(
+                op,
+                d,
+                u64::from((regs[d] as u32).wrapping_add(imm as u32)),
+                |v: u64| v != imm >> 32
+            ),
+            // Fused indexed load `d = s; d += x; y = *(d + off)`.
+            Kind::MovAddLdxB => indexed_load!(op, d, s, u8, |v: u8| v as u64),
+            Kind::MovAddLdxH => indexed_load!(op, d, s, u16, |v: u16| v as u64),
+            Kind::MovAddLdxW => indexed_load!(op, d, s, u32, |v: u32| v as u64),
+            Kind::MovAddLdxDw => indexed_load!(op, d, s, u64, |v: u64| v),
+            // Fused load + compare-and-jump of the loaded register against `aux`.
+            Kind::LdxWJeq32R => {
+                load_jump!(op, d, s, imm, u32, |a: u64, b: u64| a as u32 == b as u32)
+            }
+            Kind::LdxWJne32R => {
+                load_jump!(op, d, s, imm, u32, |a: u64, b: u64| a as u32 != b as u32)
+            }
+            Kind::LdxWJlt32R => {
+                load_jump!(op, d, s, imm, u32, |a: u64, b: u64| (a as u32) < b as u32)
+            }
+            Kind::LdxWJle32R => {
+                load_jump!(op, d, s, imm, u32, |a: u64, b: u64| a as u32 <= b as u32)
+            }
+            Kind::LdxWJgt32R => {
+                load_jump!(op, d, s, imm, u32, |a: u64, b: u64| a as u32 > b as u32)
+            }
+            Kind::LdxWJge32R => {
+                load_jump!(op, d, s, imm, u32, |a: u64, b: u64| a as u32 >= b as u32)
+            }
+            Kind::LdxDwJeqR => load_jump!(op, d, s, imm, u64, |a: u64, b: u64| a == b),
+            Kind::LdxDwJneR => load_jump!(op, d, s, imm, u64, |a: u64, b: u64| a != b),
+            Kind::LdxDwJltR => load_jump!(op, d, s, imm, u64, |a: u64, b: u64| a < b),
+            Kind::LdxDwJleR => load_jump!(op, d, s, imm, u64, |a: u64, b: u64| a <= b),
+            Kind::LdxDwJgtR => load_jump!(op, d, s, imm, u64, |a: u64, b: u64| a > b),
+            Kind::LdxDwJgeR => load_jump!(op, d, s, imm, u64, |a: u64, b: u64| a >= b),
+            // Fused store pairs.
+            Kind::StxWStxW => store_pair!(op, d, s, imm, u32),
+            Kind::StxDwStxDw => store_pair!(op, d, s, imm, u64),
+            // Fused register move + `ja`.
+            Kind::Mov64RJa => {
+                regs[d] = regs[s];
+                cur = cur.wrapping_add(1);
+                goto_ptr!(op.dest(first))
+            }
+            Kind::Mov32RJa => {
+                regs[d] = u64::from(regs[s] as u32);
+                cur = cur.wrapping_add(1);
+                goto_ptr!(op.dest(first))
+            }
+            // Fused register move + `<`/`!=` compare-and-jump (+ `ja`).
+            Kind::Mov64RJltR => mov_test!(op, false, regs[d] < regs[s]),
+            Kind::Mov64RJneR => mov_test!(op, false, regs[d] != regs[s]),
+            Kind::Mov32RJltR => mov_test!(op, true, regs[d] < regs[s]),
+            Kind::Mov32RJneR => mov_test!(op, true, regs[d] != regs[s]),
+            Kind::Mov64RJltRJa => mov_test_ja!(op, false, regs[d] < regs[s]),
+            Kind::Mov64RJneRJa => mov_test_ja!(op, false, regs[d] != regs[s]),
+            Kind::Mov32RJltRJa => mov_test_ja!(op, true, regs[d] < regs[s]),
+            Kind::Mov32RJneRJa => mov_test_ja!(op, true, regs[d] != regs[s]),
+            // Fused shift-and-xor steps.
+            Kind::MovLshXor64 => {
+                regs[d] = (regs[s] << (imm & 63)) ^ regs[s];
+                next!(3);
+            }
+            Kind::MovRshXor64 => {
+                regs[d] = (regs[s] >> (imm & 63)) ^ regs[s];
+                next!(3);
+            }
+            Kind::MovLshXorInto64 => {
+                regs[d] = regs[s] << (imm & 63);
+                regs[s] ^= regs[d];
+                next!(3);
+            }
+            Kind::MovRshXorInto64 => {
+                regs[d] = regs[s] >> (imm & 63);
+                regs[s] ^= regs[d];
+                next!(3);
+            }
             Kind::MayGoto => {
                 if may_goto == 0 {
-                    goto!(op.target());
+                    goto_ptr!(op.dest(first));
                 }
                 may_goto -= 1;
             }
@@ -617,7 +880,7 @@ fn run_from<M: MemoryModel, const METER: bool>(
                         regs[0] = call_helper!(h, [regs[1], regs[2], regs[3], regs[4], regs[5]])
                     }
                     None => fault!(Fault::UnknownHelper {
-                        slot: slot(prog, pc),
+                        slot: slot(prog, pc!()),
                         id,
                     }),
                 }
@@ -625,12 +888,12 @@ fn run_from<M: MemoryModel, const METER: bool>(
             Kind::CallLocal => {
                 if depth + 1 >= MAX_FRAMES {
                     fault!(Fault::CallDepth {
-                        slot: slot(prog, pc),
+                        slot: slot(prog, pc!()),
                         max: MAX_FRAMES,
                     });
                 }
                 st.frames[depth] = Frame {
-                    ret: pc + 1,
+                    ret: pc!() + 1,
                     saved: [regs[6], regs[7], regs[8], regs[9]],
                     may_goto,
                 };
@@ -639,29 +902,19 @@ fn run_from<M: MemoryModel, const METER: bool>(
                 regs[10] = regs[10].wrapping_sub(FRAME_SIZE as u64);
                 mem.regions_mut()
                     .set_stack_window(((depth + 1) * FRAME_SIZE) as u64);
-                goto!(op.target());
+                goto_ptr!(op.dest(first));
             }
-            Kind::LdAbs | Kind::LdInd => {
-                let base_off = if op.kind == Kind::LdInd { regs[s] } else { 0 };
-                // The kernel computes the offset in a 64-bit register and passes it as `int`.
-                let off = base_off.wrapping_add(imm) as i32;
-                let args = [regs[6], off as i64 as u64, u64::from(op.aux), 0, 0];
-                let h = prog.calls[op.a as u32 as usize];
-                let r = call_helper!(h, args);
-                if (r as i64) < 0 {
-                    // Not in the packet: the current function returns 0.
-                    regs[0] = 0;
-                    ret!();
-                }
-                regs[0] = r;
-            }
+            // Two arms rather than one testing the kind again, which would keep the kind alive
+            // past the dispatch of every op.
+            Kind::LdAbs => packet_load!(op, 0),
+            Kind::LdInd => packet_load!(op, regs[s]),
             Kind::Exit => ret!(),
             Kind::Unsupported => fault!(Fault::Unsupported {
-                slot: slot(prog, pc),
+                slot: slot(prog, pc!()),
                 what: Unsupported::from_u8(op.aux).what(),
             }),
         }
-        pc += 1;
+        cur = cur.wrapping_add(1);
     }
 }
 
@@ -675,8 +928,8 @@ fn atomic<M: MemoryModel>(
     regs: &mut [u64; 16],
 ) -> Result<(), Fault> {
     let kind = AtomicKind::from_u8(op.aux);
-    let d = (op.dst & 15) as usize;
-    let s = (op.src & 15) as usize;
+    let d = op.dst.idx();
+    let s = op.src.idx();
     let size = op.imm;
     // Load-acquire reads through `src`; everything else addresses through `dst`.
     let base = if kind == AtomicKind::LoadAcquire {

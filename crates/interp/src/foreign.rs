@@ -60,7 +60,7 @@ impl RunMemory {
             None => Region::empty(),
         };
         RunMemory {
-            regions: Regions::new(stack, frame_size as u64, input, Vec::new()),
+            regions: Regions::new(stack, frame_size as u64, input, Vec::new(), Vec::new()),
             trusted,
         }
     }

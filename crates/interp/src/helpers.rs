@@ -29,6 +29,12 @@ pub enum HelperError {
     /// conformance suite's `unwind` helper). The engine turns this into a normal return.
     #[error("program exit requested with r0 = {0:#x}")]
     Exit(u64),
+    /// The calling function returns this r0 now, as if its next instruction were `exit`:
+    /// the helper ran something in its place (a tail call taken inside a subprogram replaces
+    /// only that function's frame, so its caller continues with the target's return value).
+    /// From the main function this ends the run.
+    #[error("function return requested with r0 = {0:#x}")]
+    Return(u64),
     /// An argument pointed outside the program's memory.
     #[error(transparent)]
     Memory(#[from] MemoryError),

@@ -92,18 +92,27 @@ pub(crate) struct Regions {
     stack: Region,
     /// The input memory (r1), if any.
     input: Region,
-    /// Host-registered regions, sorted by start: the VM's and those helpers added during the
-    /// run.
+    /// The VM's host-registered regions, sorted by start.
     host: Vec<Region>,
-    /// The VM's regions (restored when the run ends).
-    persistent: Vec<Region>,
+    /// Regions helpers added during the run, sorted by start (the VM's allocation, reused).
+    added: Vec<Region>,
+    /// The largest stack window of the run: only those top bytes of the stack can have been
+    /// written.
+    max_span: u64,
 }
 
 impl Regions {
     /// Regions made of a stack, the input memory and host regions; the stack window starts
-    /// with the top `frame_size` bytes of `stack`.
-    pub(crate) fn new(stack: Region, frame_size: u64, input: Region, host: Vec<Region>) -> Self {
-        let persistent = host.clone();
+    /// with the top `frame_size` bytes of `stack`. `added` is an empty list whose allocation
+    /// the run's added regions reuse.
+    pub(crate) fn new(
+        stack: Region,
+        frame_size: u64,
+        input: Region,
+        host: Vec<Region>,
+        mut added: Vec<Region>,
+    ) -> Self {
+        added.clear();
         let mut r = Regions {
             stack_floor: 0,
             stack_span: 0,
@@ -111,31 +120,31 @@ impl Regions {
             stack,
             input,
             host,
-            persistent,
+            added,
+            max_span: 0,
         };
         r.set_stack_window(frame_size);
         r
     }
 
-    /// Gives back the VM's host region list (to reuse its allocation), without the regions
-    /// helpers added for the run.
-    pub(crate) fn into_host(self) -> Vec<Region> {
-        if self.host.len() == self.persistent.len() {
-            self.host
-        } else {
-            self.persistent
-        }
+    /// Ends the run: gives back the VM's host regions and the (cleared) added-region list, to
+    /// reuse their allocations, and the number of top stack bytes the run could have written.
+    pub(crate) fn finish(mut self) -> (Vec<Region>, Vec<Region>, u64) {
+        self.added.clear();
+        (self.host, self.added, self.max_span)
     }
 
-    /// Adds a region for the rest of the run, unless the region just before it already covers
-    /// it with at least its permission (a repeated lookup of the same value).
+    /// Adds a region for the rest of the run, unless a region already covers it with at least
+    /// its permission (a repeated lookup of the same value, a value inside global data).
     pub(crate) fn add_run_region(&mut self, r: Region) {
-        let i = self.host.partition_point(|h| h.start <= r.start);
         let covers = |h: &Region| h.locate(r.start, r.len).is_some() && (h.writable || !r.writable);
-        let covered = i.checked_sub(1).is_some_and(|i| covers(&self.host[i]));
-        if !covered {
-            let i = self.host.partition_point(|h| h.start <= r.start);
-            self.host.insert(i, r);
+        let covered_in = |list: &[Region]| {
+            let i = list.partition_point(|h| h.start <= r.start);
+            i.checked_sub(1).is_some_and(|i| covers(&list[i]))
+        };
+        if !covered_in(&self.added) && !covered_in(&self.host) {
+            let i = self.added.partition_point(|h| h.start <= r.start);
+            self.added.insert(i, r);
         }
     }
 
@@ -145,6 +154,7 @@ impl Regions {
         let span = span.min(self.stack.len);
         let skip = self.stack.len - span;
         self.stack_span = span;
+        self.max_span = self.max_span.max(span);
         self.stack_floor = self.stack.start.wrapping_add(skip);
         self.stack_floor_ptr = self.stack.base.wrapping_add(skip as usize);
     }
@@ -153,27 +163,41 @@ impl Regions {
     /// `access`. The stack is tried first.
     #[inline(always)]
     pub(crate) fn resolve(&self, addr: u64, size: u64, access: Access) -> Option<*mut u8> {
-        let off = addr.wrapping_sub(self.stack_floor);
-        if off < self.stack_span && size <= self.stack_span - off {
-            return Some(self.stack_floor_ptr.wrapping_add(off as usize));
+        if let Some(p) = self.stack_ptr(addr, size) {
+            return Some(p);
         }
-        self.resolve_other(addr, size, access)
-    }
-
-    #[inline]
-    fn resolve_other(&self, addr: u64, size: u64, access: Access) -> Option<*mut u8> {
+        // Then the input, also inline in the engine's loop; host regions out of line.
         if let Some(p) = self.input.locate(addr, size) {
             return Some(p);
         }
+        self.resolve_host(addr, size, access)
+    }
+
+    /// Pointer to `size` bytes at `addr` if they lie inside the live stack window.
+    #[inline(always)]
+    fn stack_ptr(&self, addr: u64, size: u64) -> Option<*mut u8> {
+        let off = addr.wrapping_sub(self.stack_floor);
+        if off < self.stack_span && size <= self.stack_span - off {
+            Some(self.stack_floor_ptr.wrapping_add(off as usize))
+        } else {
+            None
+        }
+    }
+
+    /// [`Regions::resolve`] for the host-registered and helper-added regions.
+    #[inline(never)]
+    fn resolve_host(&self, addr: u64, size: u64, access: Access) -> Option<*mut u8> {
         let write = access != Access::Read;
         let ok = |r: &Region| r.locate(addr, size).filter(|_| r.writable || !write);
-        // `host` is sorted by start: the region starting at or before `addr` closest to it
-        // usually holds it; overlapping regions fall back to a scan.
-        let i = self.host.partition_point(|r| r.start <= addr);
-        if let Some(p) = i.checked_sub(1).and_then(|i| ok(&self.host[i])) {
-            return Some(p);
-        }
-        self.host.iter().find_map(ok)
+        // Both lists are sorted by start: the region starting at or before `addr` closest to
+        // it usually holds it; overlapping regions fall back to a scan.
+        let nearest = |list: &[Region]| {
+            let i = list.partition_point(|r| r.start <= addr);
+            i.checked_sub(1).and_then(|i| ok(&list[i]))
+        };
+        nearest(&self.added)
+            .or_else(|| nearest(&self.host))
+            .or_else(|| self.added.iter().chain(&self.host).find_map(ok))
     }
 
     /// Copies program memory at `addr` into `buf`.
@@ -278,18 +302,38 @@ impl MemoryModel for Checked {
     }
     #[inline(always)]
     fn load<T: Word>(&self, addr: u64) -> Option<T> {
-        let p = self.0.resolve(addr, T::SIZE, Access::Read)?;
-        // SAFETY: `resolve` checked that `T::SIZE` bytes at `p` lie inside a readable region,
-        // valid for the whole run by the region contract; the read is unaligned-tolerant.
-        Some(unsafe { p.cast::<T>().read_unaligned() })
+        // `Regions::resolve` by hand, each region with its own read, so the engine's loop
+        // branches straight from each check to its use.
+        // SAFETY: each `p` comes from a check that `T::SIZE` bytes at it lie inside a readable
+        // region (the stack window and the input are; `resolve_host` checks), valid for the
+        // whole run by the region contract; the read is unaligned-tolerant.
+        let read = |p: *mut u8| unsafe { p.cast::<T>().read_unaligned() };
+        if let Some(p) = self.0.stack_ptr(addr, T::SIZE) {
+            return Some(read(p));
+        }
+        if let Some(p) = self.0.input.locate(addr, T::SIZE) {
+            return Some(read(p));
+        }
+        self.0.resolve_host(addr, T::SIZE, Access::Read).map(read)
     }
     #[inline(always)]
     fn store<T: Word>(&mut self, addr: u64, v: T) -> bool {
-        match self.0.resolve(addr, T::SIZE, Access::Write) {
+        // As in `load`.
+        // SAFETY: each `p` comes from a check that `T::SIZE` bytes at it lie inside a writable
+        // region (the stack window and the input are; `resolve_host` checks), valid for the
+        // whole run by the region contract.
+        let write = |p: *mut u8| unsafe { p.cast::<T>().write_unaligned(v) };
+        if let Some(p) = self.0.stack_ptr(addr, T::SIZE) {
+            write(p);
+            return true;
+        }
+        if let Some(p) = self.0.input.locate(addr, T::SIZE) {
+            write(p);
+            return true;
+        }
+        match self.0.resolve_host(addr, T::SIZE, Access::Write) {
             Some(p) => {
-                // SAFETY: `resolve` checked that `T::SIZE` bytes at `p` lie inside a writable
-                // region, valid for the whole run by the region contract.
-                unsafe { p.cast::<T>().write_unaligned(v) };
+                write(p);
                 true
             }
             None => false,
@@ -416,9 +460,13 @@ impl Stack {
         }
     }
 
-    /// Zeroes the stack (checked runs start from a known state).
-    pub(crate) fn clear(&mut self) {
-        self.words.fill(0);
+    /// Zeroes the top `bytes` of the stack (checked runs start from a known state; a run only
+    /// writes inside the stack windows it opened, so that is all a later run must clear).
+    pub(crate) fn clear_top(&mut self, bytes: u64) {
+        let words = usize::try_from(bytes.div_ceil(8))
+            .map_or(self.words.len(), |w| w.min(self.words.len()));
+        let from = self.words.len() - words;
+        self.words[from..].fill(0);
     }
 
     /// The whole stack as a region.

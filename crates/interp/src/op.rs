@@ -2,8 +2,9 @@
 //!
 //! [`crate::Program::prepare`] lowers every [`lull_isa::Insn`] into an [`Op`] whose [`Kind`] is
 //! specialised per operation, width and operand kind, so the dispatch loop does one `match` and
-//! no further decoding. Jump and call targets are absolute op indices, `lddw` carries its full
-//! 64-bit value, and immediates are pre-extended to the width they are used at.
+//! no further decoding. Jump and call targets are absolute (as byte offsets into the op array,
+//! one add from a pointer), `lddw` carries its full 64-bit value, immediates are pre-extended
+//! to the width they are used at, and register numbers are [`RegNo`]s.
 
 /// What an [`Op`] does. Dense `u8` discriminants so the dispatch `match` compiles to one table.
 ///
@@ -231,6 +232,64 @@ pub(crate) enum Kind {
     MovLsh32I,
     MovRsh32I,
     MovArsh32I,
+    // Superinstructions: an immediate add followed by an immediate compare-and-jump on the same
+    // register (a loop counter's step and exit test), optionally with the `ja` after it (as in
+    // the `…Ja` kinds). `imm` packs the add's immediate (low half) and the compare's (high
+    // half); `a` is the jump's target (or the `ja`'s).
+    AddJeqI,
+    AddJneI,
+    Add32Jeq32I,
+    Add32Jne32I,
+    AddJeqIJa,
+    AddJneIJa,
+    Add32Jeq32IJa,
+    Add32Jne32IJa,
+    // Superinstructions: an indexed load `d = s; d += aux & 15; aux >> 4 = *(size *)(d + off)`
+    // (`a` holds `off`), clang's `p[i]`.
+    MovAddLdxB,
+    MovAddLdxH,
+    MovAddLdxW,
+    MovAddLdxDw,
+    // Superinstructions: a load into `dst` followed by a register compare-and-jump of the
+    // loaded value (`dst cond aux`, the jump's operands swapped into that order if needed);
+    // `imm` holds the load's offset, `a` the jump's target.
+    LdxWJeq32R,
+    LdxWJne32R,
+    LdxWJlt32R,
+    LdxWJle32R,
+    LdxWJgt32R,
+    LdxWJge32R,
+    LdxDwJeqR,
+    LdxDwJneR,
+    LdxDwJltR,
+    LdxDwJleR,
+    LdxDwJgtR,
+    LdxDwJgeR,
+    // Superinstructions: two register stores of the same size, `*(dst + a) = src;
+    // *(aux & 15 + imm) = aux >> 4`.
+    StxWStxW,
+    StxDwStxDw,
+    // Superinstructions: a register move followed by a `ja` (to `a`).
+    Mov64RJa,
+    Mov32RJa,
+    // Superinstructions: a register move (`aux & 15 = aux >> 4`) followed by a `<` or `!=`
+    // register compare-and-jump of `dst` and `src` to `a`, or by one over a `ja` (as in the
+    // `…Ja` kinds; `a` is then the `ja`'s target).
+    Mov64RJltR,
+    Mov64RJneR,
+    Mov32RJltR,
+    Mov32RJneR,
+    Mov64RJltRJa,
+    Mov64RJneRJa,
+    Mov32RJltRJa,
+    Mov32RJneRJa,
+    // Superinstructions: a shift-and-combine step `d = s; d <<= imm; d ^= s` (`…Lsh…`, or
+    // `>>=` for `…Rsh…`), or with the result in the source, `… s ^= d` (`…Into`): hashes and
+    // xorshift generators.
+    MovLshXor64,
+    MovRshXor64,
+    MovLshXorInto64,
+    MovRshXorInto64,
     /// Legacy packet load `r0 = ntoh(*(size *)(skb->data + imm))` through the packet loader at
     /// index `a` of the call table; `aux` is the size in bytes.
     LdAbs,
@@ -317,6 +376,61 @@ impl Unsupported {
     }
 }
 
+/// A register number in an [`Op`]: below 16 by its type, so indexing the engine's 16-entry
+/// register file with it needs neither a bounds check nor a mask on the dispatch path.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum RegNo {
+    R0,
+    R1,
+    R2,
+    R3,
+    R4,
+    R5,
+    R6,
+    R7,
+    R8,
+    R9,
+    R10,
+    R11,
+    R12,
+    R13,
+    R14,
+    R15,
+}
+
+impl RegNo {
+    const ALL: [RegNo; 16] = [
+        RegNo::R0,
+        RegNo::R1,
+        RegNo::R2,
+        RegNo::R3,
+        RegNo::R4,
+        RegNo::R5,
+        RegNo::R6,
+        RegNo::R7,
+        RegNo::R8,
+        RegNo::R9,
+        RegNo::R10,
+        RegNo::R11,
+        RegNo::R12,
+        RegNo::R13,
+        RegNo::R14,
+        RegNo::R15,
+    ];
+
+    /// The register numbered `n & 15` (ISA registers are 0..=10).
+    pub(crate) const fn new(n: u8) -> RegNo {
+        Self::ALL[(n & 15) as usize]
+    }
+
+    /// Index into the register file.
+    #[inline(always)]
+    pub(crate) const fn idx(self) -> usize {
+        self as usize
+    }
+}
+
 /// One lowered instruction (16 bytes).
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
@@ -324,12 +438,13 @@ pub(crate) struct Op {
     /// The operation.
     pub kind: Kind,
     /// Destination register (0..=10).
-    pub dst: u8,
+    pub dst: RegNo,
     /// Source register (0..=10).
-    pub src: u8,
+    pub src: RegNo,
     /// Extra selector (atomic kind, unsupported reason, second source of a fused op).
     pub aux: u8,
-    /// Memory offset (sign-extended at use), or absolute target op index, or call-table index.
+    /// Memory offset (sign-extended at use), or a jump target ([`Op::jump_field`]), or a
+    /// call-table index.
     pub a: i32,
     /// Immediate, pre-extended: sign-extended to 64 bits for 64-bit ops, low 32 bits for 32-bit
     /// ops, masked for shifts, the full value for `lddw`.
@@ -338,27 +453,61 @@ pub(crate) struct Op {
 
 const _: () = assert!(std::mem::size_of::<Op>() == 16);
 
+/// Size of an [`Op`] in bytes.
+const OP_SIZE: u32 = std::mem::size_of::<Op>() as u32;
+
+/// Most ops a program may have: jump targets, as byte offsets ([`Op::jump_field`]), must fit
+/// an `i32`.
+pub(crate) const MAX_OPS: usize = (i32::MAX as u32 / OP_SIZE) as usize;
+
 impl Op {
     pub(crate) const fn new(kind: Kind, dst: u8, src: u8, a: i32, imm: u64) -> Op {
         Op {
             kind,
-            dst,
-            src,
+            dst: RegNo::new(dst),
+            src: RegNo::new(src),
             aux: 0,
             a,
             imm,
         }
     }
 
+    /// The `a` of a jump or local call to op `index`: the target's byte offset in the op
+    /// array, so the engine reaches it with one add (see `crate::exec`). `index` is below
+    /// [`MAX_OPS`].
+    pub(crate) const fn jump_field(index: i32) -> i32 {
+        (index as u32).wrapping_mul(OP_SIZE) as i32
+    }
+
     /// The absolute op index a jump or local call goes to.
     #[inline(always)]
     pub(crate) fn target(&self) -> usize {
-        self.a as u32 as usize
+        (self.a as u32 / OP_SIZE) as usize
+    }
+
+    /// The op a jump or local call goes to, in the op array starting at `first`.
+    #[inline(always)]
+    pub(crate) fn dest(&self, first: *const Op) -> *const Op {
+        first.wrapping_byte_add(self.a as u32 as usize)
     }
 
     /// The memory offset, sign-extended to 64 bits.
     #[inline(always)]
     pub(crate) fn off(&self) -> u64 {
         self.a as i64 as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_numbers_round_trip_below_sixteen() {
+        for n in 0..16u8 {
+            assert_eq!(RegNo::new(n).idx(), usize::from(n));
+            assert_eq!(RegNo::new(n) as u8, n);
+        }
+        assert_eq!(RegNo::new(17), RegNo::R1, "masked to four bits");
     }
 }

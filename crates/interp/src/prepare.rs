@@ -12,7 +12,7 @@ use lull_isa::{
 };
 
 use crate::helpers::{Helper, Helpers, Kfuncs};
-use crate::op::{AtomicKind, Kind, Op, Unsupported};
+use crate::op::{AtomicKind, Kind, MAX_OPS, Op, RegNo, Unsupported};
 
 /// Resolves the value of an `lddw` whose kind is not a plain constant (map fd, map value,
 /// BTF id, function, map index): `(kind, imm, next_imm)` → the 64-bit value to load.
@@ -209,7 +209,7 @@ impl<'a> Lowering<'a> {
         if insns.is_empty() {
             return Err(PrepareError::Empty);
         }
-        if insns.len() >= NO_INSN as usize / 2 {
+        if insns.len() > MAX_OPS {
             return Err(PrepareError::TooLarge { len: insns.len() });
         }
         let mut slot_to_op = Vec::with_capacity(insns.len() + 1);
@@ -428,10 +428,16 @@ impl<'a> Lowering<'a> {
             }
             Insn::AddrSpaceCast { dst, .. } => {
                 let mut o = unsupported(Unsupported::AddrSpaceCast);
-                o.dst = dst.num();
+                o.dst = RegNo::new(dst.num());
                 o
             }
-            Insn::Ja { off, .. } => Op::new(Kind::Ja, 0, 0, self.target(slot, off.into())?, 0),
+            Insn::Ja { off, .. } => Op::new(
+                Kind::Ja,
+                0,
+                0,
+                Op::jump_field(self.target(slot, off.into())?),
+                0,
+            ),
             Insn::Jump {
                 width,
                 cond,
@@ -441,11 +447,15 @@ impl<'a> Lowering<'a> {
             } => {
                 let t = self.target(slot, off.into())?;
                 let (k, s, imm) = lower_jump(width, cond, src);
-                Op::new(k, dst.num(), s, t, imm)
+                Op::new(k, dst.num(), s, Op::jump_field(t), imm)
             }
-            Insn::MayGoto { off } => {
-                Op::new(Kind::MayGoto, 0, 0, self.target(slot, off.into())?, 0)
-            }
+            Insn::MayGoto { off } => Op::new(
+                Kind::MayGoto,
+                0,
+                0,
+                Op::jump_field(self.target(slot, off.into())?),
+                0,
+            ),
             Insn::Call(CallTarget::Helper(id)) => {
                 let helper = u64::try_from(id)
                     .ok()
@@ -464,9 +474,13 @@ impl<'a> Lowering<'a> {
                 )?;
                 Op::new(Kind::Call, 0, 0, self.call_index(helper), 0)
             }
-            Insn::Call(CallTarget::Local(imm)) => {
-                Op::new(Kind::CallLocal, 0, 0, self.target(slot, imm.into())?, 0)
-            }
+            Insn::Call(CallTarget::Local(imm)) => Op::new(
+                Kind::CallLocal,
+                0,
+                0,
+                Op::jump_field(self.target(slot, imm.into())?),
+                0,
+            ),
             Insn::CallX { dst } => Op::new(Kind::CallX, dst.num(), 0, 0, 0),
             Insn::Exit => Op::new(Kind::Exit, 0, 0, 0, 0),
         })

@@ -54,8 +54,12 @@ impl<'a> Input<'a> {
 /// programs without allocating.
 pub struct Vm {
     stack: Stack,
+    /// Top bytes of the stack runs may have written since it was last zeroed.
+    dirty: u64,
     frames: [Frame; MAX_FRAMES],
     host: Vec<Region>,
+    /// The allocation of the regions helpers add during a run (empty between runs).
+    added: Vec<Region>,
     budget: Option<u64>,
     executed: Option<u64>,
 }
@@ -81,8 +85,10 @@ impl Vm {
     pub fn new() -> Vm {
         Vm {
             stack: Stack::new(MAX_FRAMES * FRAME_SIZE),
+            dirty: 0,
             frames: [Frame::default(); MAX_FRAMES],
             host: Vec::new(),
+            added: Vec::new(),
             budget: Some(DEFAULT_INSN_BUDGET),
             executed: None,
         }
@@ -123,7 +129,8 @@ impl Vm {
     /// input memory and the host regions, and the instruction budget applies. Never panics
     /// and never touches memory outside those regions, whatever the program.
     pub fn run(&mut self, prog: &Program, input: Input<'_>) -> Result<u64, Fault> {
-        self.stack.clear();
+        self.stack.clear_top(self.dirty);
+        self.dirty = 0;
         let (regions, args, stack_top) = self.regions(input.mem, input.args);
         let mut mem = Checked(regions);
         let mut st = RunState {
@@ -136,7 +143,7 @@ impl Vm {
         };
         let r = exec::run::<Checked, true>(prog, &mut mem, &mut st);
         self.executed = Some(st.executed);
-        self.host = mem.0.into_host();
+        self.finish(mem.0);
         r
     }
 
@@ -176,8 +183,16 @@ impl Vm {
             self.executed = None;
             exec::run::<Trusted, false>(prog, &mut mem, &mut st)
         };
-        self.host = mem.0.into_host();
+        self.finish(mem.0);
         r
+    }
+
+    /// Takes back the run's region lists and notes how much of the stack it may have written.
+    fn finish(&mut self, regions: Regions) {
+        let (host, added, written) = regions.finish();
+        self.host = host;
+        self.added = added;
+        self.dirty = self.dirty.max(written);
     }
 
     /// Builds the run's regions and initial registers.
@@ -195,8 +210,9 @@ impl Vm {
             [addr, len, 0, 0, 0]
         });
         let host = std::mem::take(&mut self.host);
+        let added = std::mem::take(&mut self.added);
         (
-            Regions::new(stack, FRAME_SIZE as u64, input, host),
+            Regions::new(stack, FRAME_SIZE as u64, input, host, added),
             args,
             stack_top,
         )

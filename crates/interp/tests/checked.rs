@@ -272,11 +272,16 @@ fn stop(_: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     Err(HelperError::Exit(a[0]))
 }
 
+fn return_now(_: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    Err(HelperError::Return(a[0]))
+}
+
 fn helpers() -> PrepareOptions {
     let mut h = Helpers::new();
     h.register(1, "add_args", add_args);
     h.register(2, "read_u64", read_u64);
     h.register(3, "stop", stop);
+    h.register(4, "return_now", return_now);
     let mut k = Kfuncs::new();
     k.register(777, 0, "kf_add", add_args);
     PrepareOptions {
@@ -366,6 +371,40 @@ fn helper_memory_is_checked_and_exit_stops_the_program() {
 }
 
 #[test]
+fn a_helper_can_return_from_the_calling_function_only() {
+    let options = helpers();
+    // main: r6 = 6, call f, r0 += r6, exit; f: r6 = 100, r1 = 30, return_now(r1), r0 = 999.
+    let p = [
+        mov64(6, 6),
+        Insn::Call(CallTarget::Local(2)),
+        alu64(AluOp::Add, 0, r(6)),
+        EXIT,
+        mov64(6, 100),
+        mov64(1, 30),
+        Insn::Call(CallTarget::Helper(4)),
+        mov64(0, 999),
+        EXIT,
+    ];
+    let prog = prepare_with(&p, &options).expect("prepares");
+    let mut vm = Vm::new();
+    vm.set_insn_budget(Some(1000));
+    // f returns 30 at the helper call; main goes on with its own r6.
+    assert_eq!(vm.run(&prog, Input::default()), Ok(36));
+    // main, f's first three, then main's add and exit: the skipped `r0 = 999; exit` don't count.
+    assert_eq!(vm.executed(), Some(7));
+
+    // From the main function it ends the run.
+    let main_only = [
+        mov64(1, 7),
+        Insn::Call(CallTarget::Helper(4)),
+        mov64(0, 1),
+        EXIT,
+    ];
+    let prog = prepare_with(&main_only, &options).expect("prepares");
+    assert_eq!(Vm::new().run(&prog, Input::default()), Ok(7));
+}
+
+#[test]
 #[allow(unsafe_code)]
 fn host_regions_respect_permissions() {
     let mut ro = 0x1122_3344_5566_7788u64;
@@ -424,4 +463,29 @@ fn unsupported_instructions_fault_only_when_reached() {
         EXIT,
     ];
     assert!(matches!(run(&p), Err(Fault::Unsupported { slot: 0, .. })));
+}
+
+#[test]
+#[allow(unsafe_code)]
+fn checked_runs_start_with_a_zeroed_stack_even_after_deep_frames() {
+    // main: call f, exit; f: r0 = *(r10 - 8) (what a previous run left), *(r10 - 8) = 77.
+    let p = [
+        Insn::Call(CallTarget::Local(1)),
+        EXIT,
+        ldx(Size::DW, 0, 10, -8),
+        st(Size::DW, 10, -8, 77),
+        EXIT,
+    ];
+    let prog = prepare_with(&p, &PrepareOptions::default()).expect("prepares");
+    let mut vm = Vm::new();
+    assert_eq!(vm.run(&prog, Input::default()), Ok(0));
+    assert_eq!(
+        vm.run(&prog, Input::default()),
+        Ok(0),
+        "checked run saw the last run's stack"
+    );
+    // A trusted run does not clear (as the kernel), but the next checked run still does.
+    // SAFETY: the program only touches its own stack frame.
+    assert_eq!(unsafe { vm.run_trusted(&prog, Input::default()) }, Ok(77));
+    assert_eq!(vm.run(&prog, Input::default()), Ok(0));
 }

@@ -1,12 +1,14 @@
 //! Superinstructions change nothing observable: random programs, rich in the fused shapes
-//! (`mov` + ALU on the same register, two immediate adds, a conditional jump over a `ja`), give the same result,
-//! fault, memory and executed-instruction count with and without fusion.
+//! (`mov` + ALU on the same register, two immediate adds, a conditional jump over a `ja`, an
+//! immediate add + test (+ `ja`), indexed loads, load + compare-and-jump, store pairs, `mov` +
+//! `ja`, `mov` + compare-and-jump (+ `ja`), shift-and-xor steps), give the same result, fault, memory and executed-instruction count with and without
+//! fusion.
 
 mod common;
 
 use common::{fold_targets, locate};
 use lull_interp::{Fault, Input, PrepareOptions, Program, Vm};
-use lull_isa::{AluOp, Insn, JmpCond, Operand, Reg, Width};
+use lull_isa::{AluOp, Insn, JmpCond, Operand, Reg, Size, Width};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,9 +67,238 @@ fn operand() -> impl Strategy<Value = Operand> {
     ]
 }
 
+/// The register holding the 32-byte input's address (set up before the pieces run; the
+/// pieces never write it, though random instructions may).
+const MEM: Reg = Reg::R4;
+
+/// An offset around the 32-byte input: mostly inside, sometimes just outside (a fault).
+fn mem_off() -> impl Strategy<Value = i16> {
+    prop_oneof![4 => 0i16..32, 1 => -8i16..40]
+}
+
+fn mem_size() -> impl Strategy<Value = Size> {
+    prop_oneof![Just(Size::B), Just(Size::H), Just(Size::W), Just(Size::DW)]
+}
+
+/// Register compare-and-jump conditions the load fusion handles (and one it does not).
+fn reg_cond() -> impl Strategy<Value = JmpCond> {
+    prop_oneof![
+        Just(JmpCond::Eq),
+        Just(JmpCond::Ne),
+        Just(JmpCond::Lt),
+        Just(JmpCond::Le),
+        Just(JmpCond::Gt),
+        Just(JmpCond::Ge),
+        Just(JmpCond::Sgt),
+    ]
+}
+
+/// The shapes of the counter and memory superinstructions.
+fn more_pieces() -> impl Strategy<Value = Vec<Insn>> {
+    prop_oneof![
+        // Immediate add + `==`/`!=` test of the same register, over a `ja` or anywhere.
+        (
+            width(),
+            reg(),
+            -2i32..3,
+            prop_oneof![Just(JmpCond::Eq), Just(JmpCond::Ne), Just(JmpCond::Lt)],
+            prop_oneof![0i32..4, any::<i32>()],
+            any::<bool>(),
+            any::<i16>()
+        )
+            .prop_map(|(width, dst, k, cond, c, over_ja, off)| {
+                let mut v = vec![
+                    Insn::Alu {
+                        width,
+                        op: AluOp::Add,
+                        dst,
+                        src: Operand::Imm(k),
+                    },
+                    Insn::Jump {
+                        width,
+                        cond,
+                        dst,
+                        src: Operand::Imm(c),
+                        off: if over_ja { 1 } else { off },
+                    },
+                ];
+                if over_ja {
+                    v.push(Insn::Ja {
+                        off: off.into(),
+                        long: false,
+                    });
+                }
+                v
+            }),
+        // Indexed load: `i = k; d = mem; d += i; y = *(size *)(d + off)`.
+        (0i32..36, reg(), reg(), mem_size(), mem_off()).prop_map(|(k, d, y, size, off)| {
+            let i = if d == Reg::R0 { Reg::R1 } else { Reg::R0 };
+            vec![
+                Insn::Alu {
+                    width: Width::W32,
+                    op: AluOp::Mov,
+                    dst: i,
+                    src: Operand::Imm(k),
+                },
+                Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Mov,
+                    dst: d,
+                    src: Operand::Reg(MEM),
+                },
+                Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Add,
+                    dst: d,
+                    src: Operand::Reg(i),
+                },
+                Insn::Load {
+                    size,
+                    signed: false,
+                    dst: y,
+                    src: d,
+                    off,
+                },
+            ]
+        }),
+        // Load + register compare-and-jump on the loaded register (either side).
+        (
+            prop_oneof![Just(Size::W), Just(Size::DW), Just(Size::B)],
+            reg(),
+            mem_off(),
+            width(),
+            reg_cond(),
+            reg(),
+            any::<bool>(),
+            any::<i16>()
+        )
+            .prop_map(|(size, l, off, width, cond, other, left, jump)| {
+                let (dst, src) = if left { (l, other) } else { (other, l) };
+                vec![
+                    Insn::Load {
+                        size,
+                        signed: false,
+                        dst: l,
+                        src: MEM,
+                        off,
+                    },
+                    Insn::Jump {
+                        width,
+                        cond,
+                        dst,
+                        src: Operand::Reg(src),
+                        off: jump,
+                    },
+                ]
+            }),
+        // Two stores of the same size.
+        (mem_size(), mem_off(), reg(), mem_off(), reg()).prop_map(|(size, o1, a, o2, b)| vec![
+            Insn::Store {
+                size,
+                dst: MEM,
+                off: o1,
+                src: Operand::Reg(a),
+            },
+            Insn::Store {
+                size,
+                dst: MEM,
+                off: o2,
+                src: Operand::Reg(b),
+            },
+        ]),
+        // A move followed by a register compare-and-jump, over a `ja` or anywhere.
+        (
+            width(),
+            reg(),
+            reg(),
+            prop_oneof![Just(JmpCond::Lt), Just(JmpCond::Ne), Just(JmpCond::Gt)],
+            reg(),
+            reg(),
+            any::<bool>(),
+            any::<i16>()
+        )
+            .prop_map(|(width, md, ms, cond, a, b, over_ja, off)| {
+                let mut v = vec![
+                    Insn::Alu {
+                        width,
+                        op: AluOp::Mov,
+                        dst: md,
+                        src: Operand::Reg(ms),
+                    },
+                    Insn::Jump {
+                        width: Width::W64,
+                        cond,
+                        dst: a,
+                        src: Operand::Reg(b),
+                        off: if over_ja { 1 } else { off },
+                    },
+                ];
+                if over_ja {
+                    v.push(Insn::Ja {
+                        off: off.into(),
+                        long: false,
+                    });
+                }
+                v
+            }),
+        // The shift-and-xor step, into the copy or back into the source.
+        (
+            reg(),
+            reg(),
+            prop_oneof![Just(AluOp::Lsh), Just(AluOp::Rsh), Just(AluOp::Arsh)],
+            0i32..64,
+            any::<bool>()
+        )
+            .prop_map(|(d, s, shift, k, into)| vec![
+                Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Mov,
+                    dst: d,
+                    src: Operand::Reg(s),
+                },
+                Insn::Alu {
+                    width: Width::W64,
+                    op: shift,
+                    dst: d,
+                    src: Operand::Imm(k),
+                },
+                if into {
+                    Insn::Alu {
+                        width: Width::W64,
+                        op: AluOp::Xor,
+                        dst: s,
+                        src: Operand::Reg(d),
+                    }
+                } else {
+                    Insn::Alu {
+                        width: Width::W64,
+                        op: AluOp::Xor,
+                        dst: d,
+                        src: Operand::Reg(s),
+                    }
+                },
+            ]),
+        // A move followed by a `ja`.
+        (width(), reg(), reg(), any::<i16>()).prop_map(|(width, dst, src, off)| vec![
+            Insn::Alu {
+                width,
+                op: AluOp::Mov,
+                dst,
+                src: Operand::Reg(src),
+            },
+            Insn::Ja {
+                off: off.into(),
+                long: false,
+            },
+        ]),
+    ]
+}
+
 /// One or two instructions, mostly the shapes `fuse` looks for.
 fn piece() -> impl Strategy<Value = Vec<Insn>> {
     prop_oneof![
+        more_pieces(),
+        more_pieces(),
         // mov + ALU on the same destination.
         (width(), reg(), reg(), alu_op(), operand()).prop_map(|(width, dst, src, op, rhs)| vec![
             Insn::Alu {
@@ -158,6 +389,12 @@ fn fused_and_unfused_runs_agree() {
             let mut insns: Vec<Insn> = pieces.into_iter().flatten().collect();
             // Initialise the registers the pieces use from the seed, so compares go both ways.
             let mut init = vec![
+                Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Mov,
+                    dst: MEM,
+                    src: Operand::Reg(Reg::R1),
+                },
                 Insn::Alu {
                     width: Width::W64,
                     op: AluOp::Mov,

@@ -408,7 +408,7 @@ fn classify_fault(f: &Fault) -> std::result::Result<String, String> {
             HelperError::Memory(_) => Err(f.to_string()),
             HelperError::Fault(inner) => classify_fault(inner),
             HelperError::Failed(_) => Ok(format!("helper {name} failed")),
-            HelperError::Exit(_) => Ok(format!("helper {name} exited")),
+            HelperError::Exit(_) | HelperError::Return(_) => Ok(format!("helper {name} exited")),
         },
         Fault::BudgetExhausted { .. } => Ok("instruction budget exhausted".into()),
         Fault::Unsupported { what, .. } => Ok(format!("unsupported: {what}")),

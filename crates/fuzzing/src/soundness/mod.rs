@@ -358,7 +358,7 @@ fn unsound(f: &Fault) -> Option<String> {
         Fault::Helper { error, .. } => match error {
             HelperError::Memory(_) | HelperError::Failed(_) => Some(f.to_string()),
             HelperError::Fault(inner) => unsound(inner),
-            HelperError::Exit(_) => None,
+            HelperError::Exit(_) | HelperError::Return(_) => None,
         },
         _ => None,
     }
