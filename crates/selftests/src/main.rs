@@ -1,7 +1,9 @@
 //! `lull-selftests`: runs the verifier selftests corpus and prints per-file rows and totals.
 //!
 //! Usage: `lull-selftests [--bless] [--no-kernel] [--filter SUBSTR] [--markdown PATH]
-//! [--inventory PATH]` (`--inventory` writes the current disagreements to PATH).
+//! [--inventory PATH] [--retvals]` (`--inventory` writes the current disagreements to PATH;
+//! `--retvals` lists the cases whose `__retval` Lull does not reproduce, with expected and
+//! actual values).
 //! Exit status: 0 when the run matches the xfail inventory (or after `--bless`), 1 when it does
 //! not, 2 on errors, 77 when the corpus cannot be built here (skipped).
 
@@ -12,6 +14,7 @@ fn main() -> ExitCode {
     let mut opts = run::Options::from_env();
     let (mut bless, mut markdown) = (std::env::var("LULL_BLESS").is_ok_and(|v| v == "1"), None);
     let mut inventory: Option<String> = None;
+    let mut retvals = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -20,9 +23,10 @@ fn main() -> ExitCode {
             "--filter" => opts.filter = args.next(),
             "--markdown" => markdown = args.next(),
             "--inventory" => inventory = args.next(),
+            "--retvals" => retvals = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: lull-selftests [--bless] [--no-kernel] [--filter SUBSTR] [--markdown PATH] [--inventory PATH]"
+                    "usage: lull-selftests [--bless] [--no-kernel] [--filter SUBSTR] [--markdown PATH] [--inventory PATH] [--retvals]"
                 );
                 return ExitCode::SUCCESS;
             }
@@ -44,6 +48,13 @@ fn main() -> ExitCode {
         }
     };
     print!("{}", report::text(&r));
+    if retvals {
+        let failures = report::retval_failures(&r);
+        println!("retval failures: {}", failures.len());
+        for line in failures {
+            println!("  {line}");
+        }
+    }
     if let Some(path) = markdown
         && let Err(e) = std::fs::write(&path, report::markdown(&r))
     {
