@@ -49,6 +49,12 @@ impl<'a> Cfg<'a> {
         (i != usize::MAX).then_some(i)
     }
 
+    /// Index of the instruction at raw slot `slot`, if one starts there.
+    pub(crate) fn index_of_slot(&self, slot: u64) -> Option<usize> {
+        let i = *self.slot_to_idx.get(usize::try_from(slot).ok()?)?;
+        (i != usize::MAX).then_some(i)
+    }
+
     /// Raw slot of instruction `idx`.
     pub(crate) fn slot(&self, idx: usize) -> usize {
         self.insns[idx].slot

@@ -107,6 +107,14 @@ impl Code {
     }
 }
 
+// SAFETY: after `finalize_definitions` the module is never used again except to free its
+// memory in `Drop` (which has `&mut self`, so no other thread holds the code then); what runs
+// read are plain addresses of read+execute memory and the immutable call tables. Sharing or
+// moving the code between threads therefore shares nothing mutable.
+unsafe impl Send for Code {}
+// SAFETY: as above: `&Code` only reads immutable data and calls immutable machine code.
+unsafe impl Sync for Code {}
+
 impl Drop for Code {
     fn drop(&mut self) {
         if let Some(module) = self.module.take() {

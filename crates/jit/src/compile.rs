@@ -14,6 +14,7 @@ use lull_isa::{CallTarget, Insn, LdImm64Kind, Located};
 
 use crate::cfg::Cfg;
 use crate::code::{Code, Mode};
+use crate::intrinsics::Intrinsics;
 use crate::translate::{self, Signatures};
 
 /// Why a program cannot be compiled.
@@ -49,6 +50,16 @@ impl JitProgram {
         options: &PrepareOptions,
         mode: Mode,
     ) -> Result<JitProgram, CompileError> {
+        JitProgram::compile_with(insns, options, mode, &Intrinsics::default())
+    }
+
+    /// [`JitProgram::compile`], inlining the helpers `intrinsics` names.
+    pub fn compile_with(
+        insns: &[Located],
+        options: &PrepareOptions,
+        mode: Mode,
+        intrinsics: &Intrinsics,
+    ) -> Result<JitProgram, CompileError> {
         lull_interp::Program::prepare(insns, options)?;
         let cfg = Cfg::new(insns);
         let (lddw, call_index, calls) = resolve(&cfg, options)?;
@@ -67,6 +78,7 @@ impl JitProgram {
             mode,
             lddw: &lddw,
             call_index: &call_index,
+            intrinsics,
         };
         let mut ctx = module.make_context();
         let mut fctx = FunctionBuilderContext::new();
@@ -166,6 +178,16 @@ fn resolve(cfg: &Cfg<'_>, options: &PrepareOptions) -> Result<Resolved, CompileE
                     .ok_or(PrepareError::UnknownHelper { slot, id })?;
                 call_index[i] = calls.len() as u32;
                 calls.push(*h);
+            }
+            Insn::LdAbs { .. } | Insn::LdInd { .. } => {
+                // Legacy packet loads call the host's loader (`u32::MAX`: none, they fault).
+                call_index[i] = match options.packet_loader {
+                    Some(h) => {
+                        calls.push(h);
+                        (calls.len() - 1) as u32
+                    }
+                    None => u32::MAX,
+                };
             }
             Insn::Call(CallTarget::Kfunc { btf_id, module }) => {
                 let h = options

@@ -5,8 +5,9 @@
 //! Calling convention of compiled functions: `extern "C" fn(*mut JitCtx) -> u64`. On entry a
 //! function reads r0..r10 from [`JitCtx::regs`]; on `exit` it writes r1..r5 back there (the
 //! interpreter shares one register file across local calls, so a caller sees the callee's
-//! r1..r5) and returns r0. After any call, the caller checks [`JitCtx::status`]: anything but
-//! [`STATUS_OK`] makes every compiled frame return at once.
+//! r1..r5) and returns r0. After any call, the caller checks [`JitCtx::status`]: after a helper,
+//! [`STATUS_RETURN`] makes the calling function return; anything else but [`STATUS_OK`] makes
+//! every compiled frame return at once.
 
 use std::ffi::c_void;
 use std::mem::offset_of;
@@ -17,6 +18,9 @@ pub(crate) const STATUS_OK: u64 = 0;
 pub(crate) const STATUS_FAULT: u64 = 1;
 /// A helper asked to stop the program with r0 = `regs[0]`; unwind.
 pub(crate) const STATUS_EXIT: u64 = 2;
+/// A helper asked the function that called it to return r0 = `regs[0]` at once (as if its next
+/// instruction were `exit`); that function resets the status and returns.
+pub(crate) const STATUS_RETURN: u64 = 3;
 
 /// What compiled code reads and writes besides BPF memory. `#[repr(C)]`: the translator uses
 /// the offsets below.
@@ -24,11 +28,11 @@ pub(crate) const STATUS_EXIT: u64 = 2;
 #[derive(Debug)]
 pub(crate) struct JitCtx {
     /// Register passing for local calls and callbacks (r0..r10 in, r1..r5 out), and the exit
-    /// value with [`STATUS_EXIT`].
+    /// value with [`STATUS_EXIT`] or [`STATUS_RETURN`].
     pub regs: [u64; 11],
     /// Remaining instruction budget (checked code only); negative = exhausted.
     pub fuel: i64,
-    /// [`STATUS_OK`], [`STATUS_FAULT`] or [`STATUS_EXIT`].
+    /// [`STATUS_OK`], [`STATUS_FAULT`], [`STATUS_EXIT`] or [`STATUS_RETURN`].
     pub status: u64,
     /// r10 of the main function: the top of the stack.
     pub stack_top: u64,

@@ -26,7 +26,9 @@
 //! Cranelift function `extern "C" fn(*mut JitCtx) -> u64`; registers are SSA variables; local
 //! calls are native calls (r6..r9 survive in the caller's variables, r1..r5 and r0 come back
 //! through the context as the interpreter's shared register file would have them). Helpers,
-//! `callx`, faults and the slow path of checked accesses go through `extern "C"` trampolines.
+//! `callx`, faults and the slow path of checked accesses go through `extern "C"` trampolines,
+//! except the helpers the host lets the JIT inline ([`Intrinsics`]: `bpf_loop` as a native
+//! loop, direct map lookups in trusted code).
 //!
 //! Modes ([`Mode`]): *checked* code validates every access inline (stack window, input
 //! memory; a cold call covers host regions) and meters an instruction budget; *trusted* code
@@ -41,10 +43,12 @@ mod cfg;
 mod code;
 mod compile;
 mod ctx;
+mod intrinsics;
 mod runtime;
 mod translate;
 mod vm;
 
 pub use code::Mode;
 pub use compile::{CompileError, JitProgram};
+pub use intrinsics::{Intrinsics, LoopIntrinsic, MapLookupFn, NOT_HANDLED};
 pub use vm::JitVm;

@@ -18,7 +18,7 @@ use lull_interp::foreign::{Callbacks, RunMemory};
 use lull_interp::{Access, FRAME_SIZE, Fault, HelperError};
 
 use crate::code::{Code, FuncPtr};
-use crate::ctx::{JitCtx, STATUS_EXIT, STATUS_FAULT, STATUS_OK};
+use crate::ctx::{JitCtx, STATUS_EXIT, STATUS_FAULT, STATUS_OK, STATUS_RETURN};
 
 /// Fault kinds compiled code reports through [`jit_fault`] (low byte of its `info`).
 pub(crate) mod fault_kind {
@@ -254,6 +254,11 @@ fn call_helper(
         Err(HelperError::Exit(v)) => {
             ctx.regs[0] = v;
             ctx.status = STATUS_EXIT;
+            0
+        }
+        Err(HelperError::Return(v)) => {
+            ctx.regs[0] = v;
+            ctx.status = STATUS_RETURN;
             0
         }
         Err(HelperError::Fault(f)) => {

@@ -24,6 +24,7 @@ use lull_isa::{AluOp, AtomicOp, CallTarget, Endian, Insn, JmpCond, Operand, Reg,
 use crate::cfg::{Cfg, Function};
 use crate::code::Mode;
 use crate::ctx;
+use crate::intrinsics::{Intrinsics, LoopIntrinsic, NOT_HANDLED};
 use crate::runtime::{self, access_code, fault_kind};
 
 /// What every function of a program shares.
@@ -36,6 +37,8 @@ pub(crate) struct Program<'a> {
     pub lddw: &'a [u64],
     /// Per instruction: the call-table index of a helper/kfunc `call`.
     pub call_index: &'a [u32],
+    /// Helpers to inline.
+    pub intrinsics: &'a Intrinsics,
 }
 
 /// Signatures of the trampolines and of compiled functions.
@@ -46,6 +49,7 @@ pub(crate) struct Signatures {
     fault: Signature,
     call: Signature,
     callx: Signature,
+    lookup: Signature,
 }
 
 impl Signatures {
@@ -67,6 +71,7 @@ impl Signatures {
             fault: sig(3, false),
             call: sig(8, true),
             callx: sig(9, true),
+            lookup: sig(2, true),
         }
     }
 }
@@ -77,6 +82,7 @@ struct Sigs {
     fault: SigRef,
     call: SigRef,
     callx: SigRef,
+    lookup: SigRef,
 }
 
 /// Values checked code computes once per function entry.
@@ -116,6 +122,7 @@ pub(crate) fn translate(
         fault: b.import_signature(sigs.fault.clone()),
         call: b.import_signature(sigs.call.clone()),
         callx: b.import_signature(sigs.callx.clone()),
+        lookup: b.import_signature(sigs.lookup.clone()),
     };
     let regs: [Variable; 11] = std::array::from_fn(|_| b.declare_var(I64));
     let fuel = b.declare_var(I64);
@@ -170,6 +177,7 @@ pub(crate) fn translate(
         blocks,
         unwind,
         pending: Vec::new(),
+        consts: [None; 11],
     };
     let mut open = false;
     for &i in &f.body {
@@ -178,6 +186,7 @@ pub(crate) fn translate(
                 t.b.ins().jump(blk, &[]);
             }
             t.b.switch_to_block(blk);
+            t.consts = [None; 11];
             if checked {
                 let n = f.block_len(prog.cfg, i);
                 let v = t.b.use_var(fuel);
@@ -189,6 +198,7 @@ pub(crate) fn translate(
             continue;
         }
         open = t.insn(i);
+        t.track_consts(i);
     }
     if open {
         // Unreachable by construction (the last instruction is `exit` or `ja`).
@@ -224,9 +234,41 @@ struct Translator<'a, 'b> {
     blocks: BTreeMap<usize, Block>,
     unwind: Block,
     pending: Vec<PendingFault>,
+    /// Registers known to hold a constant (`mov` of an immediate, `lddw`) since the start of
+    /// the current basic block.
+    consts: [Option<u64>; 11],
 }
 
 impl Translator<'_, '_> {
+    /// Updates [`Self::consts`] after instruction `idx`.
+    fn track_consts(&mut self, idx: usize) {
+        let insn = self.prog.cfg.insns[idx].insn;
+        let forget = |c: &mut [Option<u64>; 11], r: Reg| c[r.index()] = None;
+        match insn {
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Mov,
+                dst,
+                src: Operand::Imm(imm),
+            } => self.consts[dst.index()] = Some(i64::from(imm) as u64),
+            Insn::LdImm64 { dst, .. } => self.consts[dst.index()] = Some(self.prog.lddw[idx]),
+            Insn::Alu { dst, .. } | Insn::Endian { dst, .. } | Insn::Load { dst, .. } => {
+                forget(&mut self.consts, dst)
+            }
+            Insn::AddrSpaceCast { dst, .. } => forget(&mut self.consts, dst),
+            Insn::Atomic { src, .. } => {
+                forget(&mut self.consts, src);
+                forget(&mut self.consts, Reg::R0);
+            }
+            Insn::Call(_) | Insn::CallX { .. } | Insn::LdAbs { .. } | Insn::LdInd { .. } => {
+                for r in &mut self.consts[0..6] {
+                    *r = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn reg(&mut self, r: Reg) -> Value {
         self.b.use_var(self.regs[r.index()])
     }
@@ -465,10 +507,14 @@ impl Translator<'_, '_> {
                 let v = self.iconst(I64, self.prog.lddw[idx] as i64);
                 self.set(dst, v);
             }
-            Insn::LdAbs { .. } | Insn::LdInd { .. } => {
-                let zero = self.iconst(I64, 0);
-                self.fault(idx, fault_kind::PACKET_LOAD, 0, zero);
-                return false;
+            Insn::LdAbs { size, imm } | Insn::LdInd { size, imm, .. } => {
+                let ci = self.prog.call_index[idx];
+                if ci == u32::MAX {
+                    let zero = self.iconst(I64, 0);
+                    self.fault(idx, fault_kind::PACKET_LOAD, 0, zero);
+                    return false;
+                }
+                self.packet_load(idx, ci, insn, size, imm);
             }
             Insn::AddrSpaceCast { .. } => {
                 let zero = self.iconst(I64, 0);
@@ -502,23 +548,30 @@ impl Translator<'_, '_> {
                 self.branch(idx, done, t);
                 return false;
             }
+            Insn::Call(CallTarget::Helper(id)) if self.inline_helper(idx, id) => {}
             Insn::Call(CallTarget::Helper(_) | CallTarget::Kfunc { .. }) => {
                 let info = u64::from(self.prog.call_index[idx]) | self.slot(idx) << 32;
                 let info = self.iconst(I64, info as i64);
-                self.helper_call(
+                let args = self.args();
+                let r0 = self.helper_call(
                     self.sigs.call,
                     runtime::jit_call as *const () as usize,
                     &[info],
+                    args,
                 );
+                self.set(Reg::R0, r0);
             }
             Insn::CallX { dst } => {
                 let id = self.reg(dst);
                 let slot = self.iconst(I64, self.slot(idx) as i64);
-                self.helper_call(
+                let args = self.args();
+                let r0 = self.helper_call(
                     self.sigs.callx,
                     runtime::jit_callx as *const () as usize,
                     &[id, slot],
+                    args,
                 );
+                self.set(Reg::R0, r0);
             }
             Insn::Call(CallTarget::Local(rel)) => {
                 let t = self.target(idx, rel.into());
@@ -526,14 +579,8 @@ impl Translator<'_, '_> {
             }
             Insn::Exit => {
                 self.save_fuel();
-                for r in 1..=5 {
-                    let v = self.b.use_var(self.regs[r]);
-                    self.b
-                        .ins()
-                        .store(trusted(), v, self.ctx, ctx::reg_offset(r));
-                }
                 let r0 = self.reg(Reg::R0);
-                self.b.ins().return_(&[r0]);
+                self.leave(r0);
                 return false;
             }
         }
@@ -547,23 +594,260 @@ impl Translator<'_, '_> {
             .expect("prepare validated every target")
     }
 
-    /// `call` of a helper, kfunc (`jit_call`) or `callx` (`jit_callx`): `lead` are the
-    /// arguments between the context and r10.
-    fn helper_call(&mut self, sig: SigRef, func: usize, lead: &[Value]) {
-        self.save_fuel();
-        let mut args = vec![self.ctx];
-        args.extend_from_slice(lead);
-        args.push(self.reg(Reg::R10));
+    /// Returns from the function with `r0`, writing r1..r5 back to the context (the calling
+    /// convention; fuel must already be in the context).
+    fn leave(&mut self, r0: Value) {
         for r in 1..=5 {
             let v = self.b.use_var(self.regs[r]);
-            args.push(v);
+            self.b
+                .ins()
+                .store(trusted(), v, self.ctx, ctx::reg_offset(r));
         }
+        self.b.ins().return_(&[r0]);
+    }
+
+    /// r1..r5.
+    fn args(&mut self) -> [Value; 5] {
+        std::array::from_fn(|i| self.b.use_var(self.regs[i + 1]))
+    }
+
+    /// `call` of a helper, kfunc (`jit_call`) or `callx` (`jit_callx`) with `args` as r1..r5:
+    /// `lead` are the arguments between the context and r10. Returns the helper's r0. A helper
+    /// that asks its caller to return ([`ctx::STATUS_RETURN`]) makes this function return
+    /// that r0; any other status unwinds.
+    fn helper_call(&mut self, sig: SigRef, func: usize, lead: &[Value], args: [Value; 5]) -> Value {
+        self.save_fuel();
+        let mut all = vec![self.ctx];
+        all.extend_from_slice(lead);
+        all.push(self.reg(Reg::R10));
+        all.extend_from_slice(&args);
         let r0 = self
-            .call_trampoline(sig, func, &args)
+            .call_trampoline(sig, func, &all)
             .expect("helpers return r0");
-        self.check_status();
-        self.set(Reg::R0, r0);
+        let status = self.b.ins().load(I64, trusted(), self.ctx, ctx::STATUS);
+        let next = self.b.create_block();
+        let stop = self.b.create_block();
+        self.b.set_cold_block(stop);
+        self.b.ins().brif(status, stop, &[], next, &[]);
+        self.b.switch_to_block(stop);
+        let ret = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, status, ctx::STATUS_RETURN as i64);
+        let frame_return = self.b.create_block();
+        self.b.set_cold_block(frame_return);
+        self.b.ins().brif(ret, frame_return, &[], self.unwind, &[]);
+        self.b.switch_to_block(frame_return);
+        let ok = self.iconst(I64, ctx::STATUS_OK as i64);
+        self.b.ins().store(trusted(), ok, self.ctx, ctx::STATUS);
+        let v = self
+            .b
+            .ins()
+            .load(I64, trusted(), self.ctx, ctx::reg_offset(0));
+        self.leave(v);
+        self.b.switch_to_block(next);
         self.reload_fuel();
+        r0
+    }
+
+    /// Inlines helper `id` called at `idx` if it is an intrinsic whose conditions hold;
+    /// returns whether it did.
+    fn inline_helper(&mut self, idx: usize, id: i32) -> bool {
+        let intr = self.prog.intrinsics;
+        if let Some(l) = intr.bpf_loop
+            && i32::from(l.helper) == id
+            && self.consts[Reg::R4.index()] == Some(0)
+            && let Some(cb) = self.consts[Reg::R2.index()]
+            && let Some(entry) = self.prog.cfg.index_of_slot(cb)
+            && let Some(&func) = self.local.get(&entry)
+        {
+            self.inline_loop(idx, l, func);
+            return true;
+        }
+        if let Some((helper, f)) = intr.map_lookup
+            && i32::from(helper) == id
+            && self.prog.mode == Mode::Trusted
+        {
+            self.inline_lookup(idx, f as *const () as usize);
+            return true;
+        }
+        false
+    }
+
+    /// The helper call of instruction `idx` as it would be without inlining; returns r0.
+    fn plain_helper_call(&mut self, idx: usize) -> Value {
+        let info = u64::from(self.prog.call_index[idx]) | self.slot(idx) << 32;
+        let info = self.iconst(I64, info as i64);
+        let args = self.args();
+        self.helper_call(
+            self.sigs.call,
+            runtime::jit_call as *const () as usize,
+            &[info],
+            args,
+        )
+    }
+
+    /// `bpf_map_lookup_elem` through the host's direct lookup (trusted code), falling back to
+    /// the helper when the host declines the map.
+    fn inline_lookup(&mut self, idx: usize, f: usize) {
+        let map = self.reg(Reg::R1);
+        let key = self.reg(Reg::R2);
+        let r = self
+            .call_trampoline(self.sigs.lookup, f, &[map, key])
+            .expect("lookups return a value");
+        let join = self.b.create_block();
+        let r0 = self.b.append_block_param(join, I64);
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        let declined = self.b.ins().icmp_imm_s(IntCC::Equal, r, NOT_HANDLED as i64);
+        self.b
+            .ins()
+            .brif(declined, slow, &[], join, &[BlockArg::Value(r)]);
+        self.b.switch_to_block(slow);
+        let v = self.plain_helper_call(idx);
+        self.b.ins().jump(join, &[BlockArg::Value(v)]);
+        self.b.switch_to_block(join);
+        self.set(Reg::R0, r0);
+    }
+
+    /// `bpf_loop(r1, callback, r3, 0)` as a native loop calling the compiled callback `func`
+    /// in a new frame, with the helper's results (see [`crate::Intrinsics`]).
+    fn inline_loop(&mut self, idx: usize, l: LoopIntrinsic, func: FuncRef) {
+        let r1 = self.reg(Reg::R1);
+        let nr = self.b.ins().band_imm_u(r1, 0xffff_ffff);
+        let cb_ctx = self.reg(Reg::R3);
+        let r10 = self.reg(Reg::R10);
+        let done = self.b.create_block();
+        let result = self.b.append_block_param(done, I64);
+        let head = self.b.create_block();
+        let i = self.b.append_block_param(head, I64);
+        let body = self.b.create_block();
+        let after = self.b.create_block();
+        let ret = self.b.append_block_param(after, I64);
+        let exited = self.b.create_block();
+        self.b.set_cold_block(exited);
+
+        let too_big = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedGreaterThan, nr, l.max_loops as i64);
+        let e2big = self.iconst(I64, l.too_big as i64);
+        let zero = self.iconst(I64, 0);
+        self.b.ins().brif(
+            too_big,
+            done,
+            &[BlockArg::Value(e2big)],
+            head,
+            &[BlockArg::Value(zero)],
+        );
+
+        self.b.switch_to_block(head);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, i, nr);
+        self.b
+            .ins()
+            .brif(more, body, &[], done, &[BlockArg::Value(nr)]);
+
+        self.b.switch_to_block(body);
+        let limit = self.b.ins().load(I64, trusted(), self.ctx, ctx::CALL_LIMIT);
+        let deep = self.b.ins().icmp(IntCC::UnsignedLessThan, r10, limit);
+        let fault = self.fault_block(idx, fault_kind::CALL_DEPTH, 0, None);
+        let call = self.b.create_block();
+        self.b.ins().brif(deep, fault, &[], call, &[]);
+        self.b.switch_to_block(call);
+        // The callback's registers: r1 = i, r2 = the context argument, r10 = a new frame, the
+        // rest zero (as a helper-run callback starts).
+        let zero = self.iconst(I64, 0);
+        for r in [0, 3, 4, 5, 6, 7, 8, 9] {
+            self.b
+                .ins()
+                .store(trusted(), zero, self.ctx, ctx::reg_offset(r));
+        }
+        self.b
+            .ins()
+            .store(trusted(), i, self.ctx, ctx::reg_offset(1));
+        self.b
+            .ins()
+            .store(trusted(), cb_ctx, self.ctx, ctx::reg_offset(2));
+        let callee_r10 = self.b.ins().iadd_imm_s(r10, -(FRAME_SIZE as i64));
+        self.b
+            .ins()
+            .store(trusted(), callee_r10, self.ctx, ctx::reg_offset(10));
+        self.save_fuel();
+        let inst = self.b.ins().call(func, &[self.ctx]);
+        let r = self.b.inst_results(inst)[0];
+        let status = self.b.ins().load(I64, trusted(), self.ctx, ctx::STATUS);
+        self.b
+            .ins()
+            .brif(status, exited, &[], after, &[BlockArg::Value(r)]);
+
+        // A helper's exit request inside the callback ends the callback with that r0 (as
+        // when a helper runs it); anything else unwinds.
+        self.b.switch_to_block(exited);
+        let is_exit = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, status, ctx::STATUS_EXIT as i64);
+        let resume = self.b.create_block();
+        self.b.set_cold_block(resume);
+        self.b.ins().brif(is_exit, resume, &[], self.unwind, &[]);
+        self.b.switch_to_block(resume);
+        let ok = self.iconst(I64, ctx::STATUS_OK as i64);
+        self.b.ins().store(trusted(), ok, self.ctx, ctx::STATUS);
+        let v = self
+            .b
+            .ins()
+            .load(I64, trusted(), self.ctx, ctx::reg_offset(0));
+        self.b.ins().jump(after, &[BlockArg::Value(v)]);
+
+        self.b.switch_to_block(after);
+        self.reload_fuel();
+        let next = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().brif(
+            ret,
+            done,
+            &[BlockArg::Value(next)],
+            head,
+            &[BlockArg::Value(next)],
+        );
+
+        self.b.switch_to_block(done);
+        self.set(Reg::R0, result);
+    }
+
+    /// `LD_ABS`/`LD_IND` through the host's packet loader (call-table entry `ci`): r0 = the
+    /// loaded value, or, when the bytes are outside the packet (a negative result), the
+    /// function returns 0 — the kernel's rule.
+    fn packet_load(&mut self, idx: usize, ci: u32, insn: Insn, size: Size, imm: i32) {
+        let base = match insn {
+            Insn::LdInd { src, .. } => self.reg(src),
+            _ => self.iconst(I64, 0),
+        };
+        // The kernel computes the offset in a 64-bit register and passes it as `int`.
+        let off = self.b.ins().iadd_imm_s(base, i64::from(imm));
+        let off = self.b.ins().ireduce(I32, off);
+        let off = self.b.ins().sextend(I64, off);
+        let info = u64::from(ci) | self.slot(idx) << 32;
+        let info = self.iconst(I64, info as i64);
+        let r6 = self.reg(Reg::R6);
+        let bytes = self.iconst(I64, i64::from(size.bytes()));
+        let zero = self.iconst(I64, 0);
+        let r = self.helper_call(
+            self.sigs.call,
+            runtime::jit_call as *const () as usize,
+            &[info],
+            [r6, off, bytes, zero, zero],
+        );
+        let outside = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, r, 0);
+        let ret0 = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.set_cold_block(ret0);
+        self.b.ins().brif(outside, ret0, &[], next, &[]);
+        self.b.switch_to_block(ret0);
+        self.save_fuel();
+        let z = self.iconst(I64, 0);
+        self.leave(z);
+        self.b.switch_to_block(next);
+        self.set(Reg::R0, r);
     }
 
     /// Local call of the function at instruction `target` from instruction `idx`.
