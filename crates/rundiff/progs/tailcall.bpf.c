@@ -71,7 +71,7 @@ int tail_from_subprog(struct __sk_buff *skb)
 {
 	int r = sub_tail(skb, 2); /* empty: the subprogram returns */
 	put(9, r);
-	r = sub_tail(skb, 0);     /* the whole program ends with the target's r0 */
+	r = sub_tail(skb, 0);     /* the target replaces sub_tail: its r0 comes back here */
 	put(10, r);
 	return 5;
 }

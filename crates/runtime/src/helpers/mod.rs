@@ -7,7 +7,10 @@
 //! operations, queue/stack, per-CPU lookups), [`time`](self::time), [`task`](self::task)
 //! (current task, user and kernel memory reads), [`trace`](self::trace) (`trace_printk`,
 //! `snprintf`), [`ringbuf`](self::ringbuf), [`control`](self::control) (tail calls, callbacks,
-//! spin locks, `strncmp`), [`packet`](self::packet) (`LD_ABS`/`LD_IND`), [`kfuncs`](self::kfuncs)
+//! spin locks, `strncmp`), [`packet`](self::packet) (`LD_ABS`/`LD_IND`), [`xdp`](self::xdp)
+//! and [`skb`](self::skb) (moving and resizing packets), [`skb_data`](self::skb_data) (packet
+//! bytes and checksums), [`socket`](self::socket) (socket lookups), [`strtox`](self::strtox)
+//! (`bpf_strtol`/`bpf_strtoul`), [`kfuncs`](self::kfuncs)
 //! (iterators, section markers, `bpf_copy_from_user_str`; registered by name and bound to
 //! the kernel BTF's ids when a program is prepared).
 
@@ -17,9 +20,14 @@ pub mod kfuncs;
 pub mod maps;
 pub mod packet;
 pub mod ringbuf;
+pub mod skb;
+pub mod skb_data;
+pub mod socket;
+pub mod strtox;
 pub mod task;
 pub mod time;
 pub mod trace;
+pub mod xdp;
 
 use lull_btf::Btf;
 use lull_interp::{HelperContext, HelperError, HelperFn, Helpers, Kfuncs};
@@ -120,6 +128,8 @@ pub struct Registered {
 #[derive(Clone, Debug, Default)]
 pub struct Registry {
     helpers: Vec<(u16, Registered)>,
+    /// Ids whose helper is still the kernel implementation [`Registry::kernel`] put there.
+    kernel_ids: Vec<u16>,
     kfuncs: Vec<(i32, Registered)>,
     kfuncs_by_name: Vec<Registered>,
 }
@@ -140,6 +150,11 @@ impl Registry {
             .chain(trace::HELPERS)
             .chain(ringbuf::HELPERS)
             .chain(control::HELPERS)
+            .chain(xdp::HELPERS)
+            .chain(skb::HELPERS)
+            .chain(skb_data::HELPERS)
+            .chain(socket::HELPERS)
+            .chain(strtox::HELPERS)
         {
             r.add_kernel_helper(id, f);
         }
@@ -153,6 +168,13 @@ impl Registry {
         let i = i32::from(id);
         let proto = lull_verifier::proto::is_modelled(i).then(|| lull_verifier::proto::lookup(i));
         self.add_helper(id, lull_verifier::proto::helper_name(i), func, proto);
+        self.kernel_ids.push(id);
+    }
+
+    /// Whether helper `id` is Lull's implementation of the kernel helper with that id (not
+    /// replaced by the host): the JIT may then inline it.
+    pub(crate) fn is_kernel_helper(&self, id: u16) -> bool {
+        self.kernel_ids.contains(&id)
     }
 
     /// Adds (or replaces) helper `id`.
@@ -164,6 +186,7 @@ impl Registry {
         proto: Option<HelperProto>,
     ) {
         self.helpers.retain(|(i, _)| *i != id);
+        self.kernel_ids.retain(|i| *i != id);
         self.helpers.push((id, Registered { name, func, proto }));
     }
 
