@@ -1,12 +1,12 @@
 //! The hash-lookup benchmark `lull bench --maps` prints: `progs/bench_hash.bpf.c` does
 //! [`LOOKUPS`] lookups per run in a [`KEYS`]-entry hash map through `bpf_loop`; it runs in
-//! Lull (each execution mode of the runtime) and in the kernel (`BPF_PROG_TEST_RUN` with
+//! Lull (each engine of the runtime, interpreter and JIT, in each execution mode) and in the kernel (`BPF_PROG_TEST_RUN` with
 //! `repeat`, the kernel's own per-run time), and `loop_only` — the same loop without the
 //! lookup — gives the loop's cost, subtracted for the net cost of one lookup.
 
 use std::path::Path;
 
-use lull_runtime::{ExecMode, TestRun};
+use lull_runtime::{Engine, ExecMode, Runtime, RuntimeOptions, TestRun};
 
 use crate::kernel::{Kernel, nr_possible_cpus};
 use crate::{Error, Result, build, lull};
@@ -26,7 +26,7 @@ const TRIALS: usize = 5;
 /// One engine's figures.
 #[derive(Clone, Debug)]
 pub struct Row {
-    /// `kernel`, `lull checked`, `lull trusted`.
+    /// `kernel`, `lull checked`, `lull trusted`, `lull jit checked`, `lull jit trusted`.
     pub engine: String,
     /// r0 of the lookup program (a checksum every engine must agree on).
     pub retval: u32,
@@ -100,11 +100,13 @@ pub fn run(work: &Path, repeat: u32) -> Result<Report> {
             Err(e) => kernel_skipped = Some(format!("cannot build ktestrun: {e}")),
         }
     }
-    for (engine, mode) in [
-        ("lull checked", ExecMode::Checked),
-        ("lull trusted", ExecMode::Trusted),
+    for (name, engine, mode) in [
+        ("lull checked", Engine::Interp, ExecMode::Checked),
+        ("lull trusted", Engine::Interp, ExecMode::Trusted),
+        ("lull jit checked", Engine::Jit, ExecMode::Checked),
+        ("lull jit trusted", Engine::Jit, ExecMode::Trusted),
     ] {
-        rows.push(lull_row(engine, mode, &obj, &data, repeat)?);
+        rows.push(lull_row(name, engine, mode, &obj, &data, repeat)?);
     }
     Ok(Report {
         rows,
@@ -140,8 +142,20 @@ fn kernel_row(k: &Kernel, obj: &Path, data: &[u8], repeat: u32) -> Result<Row> {
     })
 }
 
-fn lull_row(engine: &str, mode: ExecMode, obj: &Path, data: &[u8], repeat: u32) -> Result<Row> {
-    let rt = lull::runtime(nr_possible_cpus(), mode);
+fn lull_row(
+    name: &str,
+    engine: Engine,
+    mode: ExecMode,
+    obj: &Path,
+    data: &[u8],
+    repeat: u32,
+) -> Result<Row> {
+    let rt = Runtime::with_options(RuntimeOptions {
+        cpus: Some(nr_possible_cpus()),
+        mode,
+        engine,
+        ..RuntimeOptions::default()
+    });
     let loaded = lull::load(&rt, obj)?;
     let map = loaded
         .map("bench_map")
@@ -172,7 +186,7 @@ fn lull_row(engine: &str, mode: ExecMode, obj: &Path, data: &[u8], repeat: u32) 
     let (retval, ns) = time("hash_lookups")?;
     let (_, loop_ns) = time("loop_only")?;
     Ok(Row {
-        engine: engine.into(),
+        engine: name.into(),
         retval,
         ns_per_run: ns,
         loop_ns_per_run: loop_ns,

@@ -1,7 +1,7 @@
 //! Virtual CPUs: a fixed set of execution slots. An atomic run takes one slot for its whole
 //! duration (the analogue of `migrate_disable()` with preemption off): `bpf_get_smp_processor_id`
 //! returns the slot's number and per-CPU maps select that CPU's values, so two atomic runs never
-//! share a CPU's per-CPU data at the same time. Each slot owns its interpreter (stack, frames)
+//! share a CPU's per-CPU data at the same time. Each slot owns its engines (stacks, frames)
 //! and its per-run helper state, reused run after run without allocating.
 //!
 //! A sleepable run stays on one CPU number too, but like a preemptible task in the kernel it
@@ -18,7 +18,7 @@ use crate::raw::SendVm;
 
 /// What one virtual CPU owns.
 pub(crate) struct CpuState {
-    /// The interpreter instance of this CPU.
+    /// The engines of this CPU (interpreter and JIT).
     pub(crate) vm: SendVm,
     /// Helper-visible state of the run in progress.
     pub(crate) env: RunEnv,
@@ -27,7 +27,7 @@ pub(crate) struct CpuState {
 impl CpuState {
     fn new(cpu: u32) -> CpuState {
         CpuState {
-            vm: SendVm(lull_interp::Vm::new()),
+            vm: SendVm(crate::engine::Vm::new()),
             env: RunEnv::new(cpu),
         }
     }

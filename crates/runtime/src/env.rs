@@ -1,5 +1,5 @@
 //! [`RunEnv`]: the state helpers see during one run (the host state the interpreter passes to
-//! every helper): the CPU, the current task, the trace sink, the pending tail call, the ring
+//! every helper): the CPU, the current task, the trace sink, the context memory and the tail-call state, the ring
 //! buffer records reserved and not yet released, and, in checked runs, the maps the program
 //! may name.
 
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use lull_task::Task;
 
 use crate::program::LoadedProgram;
+use crate::raw::SendVm;
 use crate::trace::TraceSink;
 
 /// Per-run helper state; one per virtual CPU, reset at the start of every run.
@@ -23,8 +24,15 @@ pub struct RunEnv {
     pub(crate) task: Option<Arc<Task>>,
     /// Where `bpf_trace_printk` output goes.
     pub(crate) trace: Option<Arc<dyn TraceSink>>,
-    /// Set by `bpf_tail_call`: the program that replaces the running one.
-    pub(crate) tail_call: Option<Arc<LoadedProgram>>,
+    /// The context memory of the run (address, length), registered again for every program
+    /// a tail call starts.
+    pub(crate) ctx_mem: Option<(usize, usize)>,
+    /// Interpreter states for tail-call targets (a target runs nested, on its own stack, in
+    /// place of the calling function's frame), kept across runs.
+    pub(crate) tail_vms: Vec<SendVm>,
+    /// The tail-call target that faulted, if a fault happened inside one (the run's fault
+    /// names it).
+    pub(crate) faulted: Option<Arc<LoadedProgram>>,
     /// Tail calls made so far in this run.
     pub(crate) tail_calls: u32,
     /// Ring buffer records reserved and not yet submitted or discarded: (sample, map handle).
@@ -51,7 +59,9 @@ impl RunEnv {
             maps: Vec::new(),
             task: None,
             trace: None,
-            tail_call: None,
+            ctx_mem: None,
+            tail_vms: Vec::new(),
+            faulted: None,
             tail_calls: 0,
             reservations: Vec::new(),
             scratch: Vec::new(),
@@ -78,12 +88,12 @@ impl RunEnv {
         !self.checked || self.maps.contains(&handle)
     }
 
-    /// Drops everything that refers to the finished run.
+    /// Drops everything that refers to the finished run (the task and the trace sink stay:
+    /// the next run on this CPU usually has the same, see `LoadedProgram::run_raw`).
     pub(crate) fn clear(&mut self) {
         self.maps.clear();
-        self.task = None;
-        self.trace = None;
-        self.tail_call = None;
+        self.ctx_mem = None;
+        self.faulted = None;
         self.tail_calls = 0;
         self.reservations.clear();
         self.scratch.clear();

@@ -15,13 +15,14 @@
 //! Module map: [`verify`] (object program → verifier input), [`loader`] (maps, verification,
 //! preparation: [`Runtime::load`], [`LoadedObject`]), [`program`] (runs: [`LoadedProgram`],
 //! [`TestRun`]), [`hook`] (host-defined hooks: attach, detach, run), [`cpu`] (virtual CPUs),
-//! [`context`] (packet and tracing contexts), [`helpers`] (helper functions by kernel id,
-//! [`Registry`]), [`trace`] (the `trace_printk` stream), `env` (per-run helper state), `raw`
-//! (every raw pointer and system call, with its safety argument).
+//! [`engine`] (interpreter or JIT), [`context`] (packet and tracing contexts), [`helpers`]
+//! (helper functions by kernel id, [`Registry`]), [`trace`] (the `trace_printk` stream), `env`
+//! (per-run helper state), `raw` (every raw pointer and system call, with its safety argument).
 #![deny(unsafe_code)]
 
 pub mod context;
 pub mod cpu;
+pub mod engine;
 mod env;
 pub mod helpers;
 pub mod hook;
@@ -33,6 +34,7 @@ pub mod verify;
 
 use std::sync::Arc;
 
+pub use engine::Engine;
 pub use env::RunEnv;
 pub use helpers::Registry;
 pub use hook::{Combine, Hook, HookError, HookInput, HookOutcome, HookSpec, Link};
@@ -51,6 +53,7 @@ pub(crate) struct Shared {
     pub(crate) trace: Arc<TraceBuffer>,
     pub(crate) task: Option<Arc<Task>>,
     pub(crate) mode: ExecMode,
+    pub(crate) engine: Engine,
     /// The options' kernel BTF, else the machine's, read on first use.
     pub(crate) kernel_btf: std::sync::OnceLock<Option<Arc<lull_btf::Btf>>>,
 }
@@ -67,6 +70,7 @@ impl std::fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("cpus", &self.shared.cpus.len())
             .field("mode", &self.shared.mode)
+            .field("engine", &self.shared.engine)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +82,8 @@ pub struct RuntimeOptions {
     pub cpus: Option<u32>,
     /// Execution mode (default: checked).
     pub mode: ExecMode,
+    /// Execution engine (default: the interpreter).
+    pub engine: Engine,
     /// Helpers and kfuncs (default: [`Registry::kernel`]).
     pub registry: Option<Registry>,
     /// The task programs run for (default: the calling thread).
@@ -123,6 +129,7 @@ impl Runtime {
                 trace: Arc::new(TraceBuffer::new()),
                 task: opts.task,
                 mode: opts.mode,
+                engine: opts.engine,
                 kernel_btf: opts
                     .kernel_btf
                     .map_or_else(std::sync::OnceLock::new, |b| Some(b).into()),

@@ -12,7 +12,8 @@ use lull_isa::LdImm64Kind;
 use lull_maps::{Map, MapError, MapSpec};
 use lull_object::{InitSlot, MapDef, Object, ObjectError};
 
-use crate::program::{LoadedProgram, StaticRegion};
+use crate::engine::Code;
+use crate::program::{ExecMode, LoadedProgram, StaticRegion};
 use crate::verify::{VerifyOptions, map_info, verifier_input};
 use crate::{Runtime, raw};
 
@@ -57,6 +58,14 @@ pub enum LoadError {
         program: String,
         /// Why.
         source: lull_interp::PrepareError,
+    },
+    /// The JIT engine failed to compile the verified program.
+    #[error("program '{program}': JIT compilation failed: {message}")]
+    Compile {
+        /// Program name.
+        program: String,
+        /// Cranelift's error.
+        message: String,
     },
 }
 
@@ -235,8 +244,22 @@ impl LoadedObject {
             packet_loader: Some(crate::helpers::packet::LOADER),
             ..lull_interp::PrepareOptions::default()
         };
-        let code = lull_interp::Program::prepare(&program.decoded, &opts)
-            .map_err(|source| prepare_error(name, kernel_btf, source))?;
+        let trustable = outcome.unmodelled_helpers.is_empty();
+        let shared = &self.runtime.shared;
+        let mode = if trustable {
+            shared.mode
+        } else {
+            ExecMode::Checked
+        };
+        let code = Code::prepare(&program.decoded, &opts, shared, mode).map_err(|e| {
+            match crate::engine::split_error(e) {
+                Ok(source) => prepare_error(name, kernel_btf, source),
+                Err(message) => LoadError::Compile {
+                    program: name.to_string(),
+                    message,
+                },
+            }
+        })?;
         let loaded = Arc::new(LoadedProgram {
             name: name.to_string(),
             prog_type: program.prog_type,
@@ -244,7 +267,7 @@ impl LoadedObject {
             code,
             map_handles: Arc::clone(&self.handles),
             regions: Arc::clone(&self.regions),
-            trustable: outcome.unmodelled_helpers.is_empty(),
+            trustable,
             shared: Arc::clone(&self.runtime.shared),
         });
         self.lock().insert(name.to_string(), Arc::clone(&loaded));

@@ -17,6 +17,9 @@ use lull_task::Task;
 use crate::Shared;
 use crate::context::{Context, ContextError, ContextKind};
 use crate::cpu::CpuGuard;
+use crate::engine::{Code, Vm};
+use crate::env::RunEnv;
+use crate::raw::SendVm;
 use crate::trace::TraceSink;
 
 /// How programs execute.
@@ -42,7 +45,8 @@ pub struct LoadedProgram {
     pub(crate) name: String,
     pub(crate) prog_type: ProgType,
     pub(crate) sleepable: bool,
-    pub(crate) code: lull_interp::Program,
+    /// The program in its engine's form.
+    pub(crate) code: Code,
     /// Handles of the object's maps (what checked runs accept as map arguments).
     pub(crate) map_handles: Arc<[u64]>,
     pub(crate) regions: Arc<[StaticRegion]>,
@@ -211,20 +215,74 @@ impl LoadedProgram {
         env.clear();
         env.checked = checked;
         env.packet = packet;
+        env.ctx_mem = ctx_mem.map(|(p, len)| (p.expose_provenance(), len));
         if checked {
             env.maps.extend_from_slice(&self.map_handles);
         }
-        env.task = Some(current_task(shared));
-        env.trace = Some(Arc::clone(&shared.trace) as Arc<dyn TraceSink>);
+        // The task and the trace sink stay in the CPU's state between runs (no reference-count
+        // traffic per run); they are replaced when a run is for another task or runtime.
+        with_current_task(shared, |task| {
+            if !env.task.as_ref().is_some_and(|t| Arc::ptr_eq(t, task)) {
+                env.task = Some(Arc::clone(task));
+            }
+        });
+        let trace = Arc::as_ptr(&shared.trace);
+        if !env
+            .trace
+            .as_ref()
+            .is_some_and(|t| std::ptr::addr_eq(Arc::as_ptr(t), trace))
+        {
+            env.trace = Some(Arc::clone(&shared.trace) as Arc<dyn TraceSink>);
+        }
         let vm = &mut state.vm.0;
+        let domain = &shared.map_ctx.domain;
+        let result = {
+            let _section_atomic;
+            let _section_sleepable;
+            if self.sleepable {
+                _section_sleepable = Some(domain.read_sleepable());
+            } else {
+                _section_atomic = Some(domain.read_atomic());
+            }
+            self.exec(vm, env, args).map_err(|fault| RunError::Fault {
+                program: env
+                    .faulted
+                    .take()
+                    .map_or_else(|| self.name.clone(), |p| p.name.clone()),
+                fault,
+            })
+        };
+        // Records a faulting program left reserved would block the ring forever: discard them.
+        for (sample, handle) in env.reservations.drain(..) {
+            // SAFETY: the handle was validated when the record was reserved and the object
+            // keeps the map alive.
+            let map = unsafe { crate::raw::map_from_handle(handle) };
+            if let Some(rb) = map.ringbuf() {
+                let _ = rb.discard(std::ptr::with_exposed_provenance(sample as usize), 0);
+            }
+        }
+        let tail_calls = env.tail_calls;
+        env.clear();
+        env.tail_calls = tail_calls;
+        result
+    }
+
+    /// Runs the code on `vm` with r1..r5 = `args` in the run `env` describes (checked or
+    /// trusted; the context memory of `env.ctx_mem`), inside the caller's read section.
+    /// Checked runs see exactly the context, this program's global data and what helpers
+    /// register during the run.
+    #[allow(unsafe_code)] // see the SAFETY comments inside
+    fn exec(&self, vm: &mut Vm, env: &mut RunEnv, args: [u64; 5]) -> Result<u64, Fault> {
+        let checked = env.checked;
         vm.clear_regions();
         if checked {
-            // SAFETY: the context memory is owned by the caller's `Context`, alive and not
-            // otherwise borrowed during the run; global-data values live as long as their maps,
-            // which the program's object keeps. The regions are cleared below before the VM
-            // is released.
+            // SAFETY: the context memory is owned by the caller of the run (its `Context`),
+            // alive and not otherwise borrowed until the run ends; global-data values live as
+            // long as their maps, which the program's object keeps. The regions are cleared
+            // below, before the run returns.
             unsafe {
-                if let Some((p, len)) = ctx_mem {
+                if let Some((addr, len)) = env.ctx_mem {
+                    let p = std::ptr::with_exposed_provenance_mut(addr);
                     vm.add_region(p, len, Permission::ReadWrite);
                 }
                 for r in self.regions.iter() {
@@ -241,75 +299,62 @@ impl LoadedProgram {
                 }
             }
         }
-        let domain = shared.map_ctx.domain.clone();
-        let result = {
-            let _section_atomic;
-            let _section_sleepable;
-            if self.sleepable {
-                _section_sleepable = Some(domain.read_sleepable());
-            } else {
-                _section_atomic = Some(domain.read_atomic());
-            }
-            let mut current: Arc<LoadedProgram> = Arc::clone(self);
-            loop {
-                let input = Input {
-                    mem: None,
-                    args: Some(args),
-                    env: Some(&mut *env),
-                };
-                let r = if checked {
-                    vm.run(&current.code, input)
-                } else {
-                    // SAFETY: the program (and every tail-call target, verified when loaded)
-                    // passed the verifier, whose proof covers its memory accesses and helper
-                    // arguments on this context; the context and map memory are alive for the
-                    // run.
-                    unsafe { vm.run_trusted(&current.code, input) }
-                };
-                match r {
-                    Ok(v) => match env.tail_call.take() {
-                        Some(next) => current = next,
-                        None => break Ok(v),
-                    },
-                    Err(fault) => {
-                        break Err(RunError::Fault {
-                            program: current.name.clone(),
-                            fault,
-                        });
-                    }
-                }
-            }
+        let input = Input {
+            mem: None,
+            args: Some(args),
+            env: Some(&mut *env),
+        };
+        let r = if checked {
+            vm.run(&self.code, input)
+        } else {
+            // SAFETY: the program (and every tail-call target, verified when loaded) passed
+            // the verifier, whose proof covers its memory accesses and helper arguments on
+            // this context; the context and map memory are alive for the run.
+            unsafe { vm.run_trusted(&self.code, input) }
         };
         vm.clear_regions();
-        // Records a faulting program left reserved would block the ring forever: discard them.
-        for (sample, handle) in env.reservations.drain(..) {
-            // SAFETY: the handle was validated when the record was reserved and the object
-            // keeps the map alive.
-            let map = unsafe { crate::raw::map_from_handle(handle) };
-            if let Some(rb) = map.ringbuf() {
-                let _ = rb.discard(std::ptr::with_exposed_provenance(sample as usize), 0);
-            }
+        r
+    }
+
+    /// `bpf_tail_call` into `self` from a running program, with r1 = `ctx`: the target runs
+    /// in place of the calling function — nested, on an interpreter state of its own — and
+    /// its r0 becomes that function's return value (the kernel reuses the caller's frame;
+    /// from a subprogram, control returns to the subprogram's caller). A fault inside is
+    /// the run's fault, reported under this program's name.
+    pub(crate) fn tail_call(self: &Arc<Self>, env: &mut RunEnv, ctx: u64) -> Result<u64, Fault> {
+        let mut vm = env.tail_vms.pop().unwrap_or_else(|| SendVm(Vm::new()));
+        let outer_checked = env.checked;
+        // A target the verifier could not fully model runs checked even in a trusted run.
+        env.checked = outer_checked || !self.trustable;
+        if env.checked {
+            env.maps.extend_from_slice(&self.map_handles);
         }
-        let tail_calls = env.tail_calls;
-        env.clear();
-        env.tail_calls = tail_calls;
-        result
+        let r = self.exec(&mut vm.0, env, [ctx, 0, 0, 0, 0]);
+        env.checked = outer_checked;
+        env.tail_vms.push(vm);
+        if r.is_err() && env.faulted.is_none() {
+            env.faulted = Some(Arc::clone(self));
+        }
+        r
     }
 }
 
 thread_local! {
-    static CURRENT_TASK: std::cell::OnceCell<Option<Arc<Task>>> = const { std::cell::OnceCell::new() };
+    static CURRENT_TASK: std::cell::OnceCell<Arc<Task>> = const { std::cell::OnceCell::new() };
 }
 
-/// The task a run is for: the runtime's configured task, else the calling thread.
-fn current_task(shared: &Shared) -> Arc<Task> {
+/// Calls `f` with the task a run is for: the runtime's configured task, else the calling
+/// thread.
+fn with_current_task<R>(shared: &Shared, f: impl FnOnce(&Arc<Task>) -> R) -> R {
     if let Some(t) = &shared.task {
-        return Arc::clone(t);
+        return f(t);
     }
-    CURRENT_TASK
-        .with(|c| {
-            c.get_or_init(|| Task::current_thread().ok().map(Arc::new))
-                .clone()
-        })
-        .unwrap_or_else(|| Arc::new(Task::synthetic(0, 0, 0, 0, b"lull")))
+    CURRENT_TASK.with(|c| {
+        let task = c.get_or_init(|| {
+            Arc::new(
+                Task::current_thread().unwrap_or_else(|_| Task::synthetic(0, 0, 0, 0, b"lull")),
+            )
+        });
+        f(task)
+    })
 }

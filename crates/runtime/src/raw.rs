@@ -154,10 +154,10 @@ impl Drop for Low32 {
     }
 }
 
-/// A CPU's interpreter, movable between threads.
-pub(crate) struct SendVm(pub(crate) lull_interp::Vm);
+/// A CPU's engines, movable between threads.
+pub(crate) struct SendVm(pub(crate) crate::engine::Vm);
 
-// SAFETY: a `Vm` is `!Send` only because of the host regions it may hold (raw pointers). The
-// runtime registers regions just before a run and clears them before the CPU is released
+// SAFETY: the engines' VMs are `!Send` only because of the host regions they may hold (raw
+// pointers). The runtime registers regions just before a run and clears them before the CPU is released
 // (`cpu::CpuState::finish_run`), so no pointer travels with the VM to another thread.
 unsafe impl Send for SendVm {}

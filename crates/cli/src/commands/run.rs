@@ -34,7 +34,7 @@ use crate::timing::median_ns_per_run;
 pub enum Engine {
     /// The interpreter.
     Interp,
-    /// The Cranelift JIT (checked mode).
+    /// The Cranelift JIT (checked code; trusted code for objects run with `--trusted`).
     Jit,
 }
 
@@ -104,9 +104,6 @@ MAP is the map's name as `lull inspect` prints it (`obj.data` style for global d
 pub fn run(args: Args) -> Result<Outcome> {
     match (&args.raw, &args.object) {
         (Some(raw), _) => run_raw(&args, raw),
-        (None, Some(_)) if matches!(args.engine, Engine::Jit) => {
-            bail!("the JIT runs raw programs only for now (--raw FILE.bin); use --engine interp")
-        }
         (None, Some(obj)) => run_object(&args, obj),
         (None, None) => bail!("give an object file or --raw FILE.bin"),
     }
@@ -191,6 +188,10 @@ fn run_object(args: &Args, path: &Path) -> Result<Outcome> {
             ExecMode::Trusted
         } else {
             ExecMode::Checked
+        },
+        engine: match args.engine {
+            Engine::Interp => lull_runtime::Engine::Interp,
+            Engine::Jit => lull_runtime::Engine::Jit,
         },
         ..RuntimeOptions::default()
     });

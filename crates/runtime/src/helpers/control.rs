@@ -2,10 +2,11 @@
 //! `bpf_for_each_map_elem` (164), `bpf_spin_lock`/`unlock` (93/94), `bpf_strncmp` (182),
 //! `bpf_get_func_ip` (173) and `bpf_get_attach_cookie` (174).
 //!
-//! A tail call follows the kernel's interpreter: an index outside the array or an exhausted
-//! budget ([`lull_maps::MAX_TAIL_CALL_CNT`] = 33 tail calls per run, counted even when the slot
-//! is empty) falls through to the next instruction; otherwise the current program ends here and
-//! the runtime starts the target with the same context (it does not return).
+//! A tail call follows the kernel: an index outside the array or an exhausted budget
+//! ([`lull_maps::MAX_TAIL_CALL_CNT`] = 33 tail calls per run, counted even when the slot is
+//! empty) falls through to the next instruction; otherwise the target replaces the calling
+//! function — from the main function that ends the program, from a subprogram its caller
+//! continues with the target's r0 ([`LoadedProgram::tail_call`]).
 //! Callbacks run in a new frame through [`HelperContext::call`].
 
 use std::sync::Arc;
@@ -53,8 +54,10 @@ fn tail_call(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperErro
     let Some(target) = target.and_then(|t| Arc::downcast::<LoadedProgram>(t).ok()) else {
         return Ok(0);
     };
-    e.tail_call = Some(target);
-    Err(HelperError::Exit(0))
+    match target.tail_call(e, a[0]) {
+        Ok(r0) => Err(HelperError::Return(r0)),
+        Err(fault) => Err(HelperError::Fault(Box::new(fault))),
+    }
 }
 
 fn lock_ptr(ctx: &HelperContext<'_>, addr: u64) -> Result<*mut u8, HelperError> {

@@ -57,6 +57,29 @@ fn map_lookup_elem(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, Help
     expose(ctx, map, v)
 }
 
+/// `bpf_map_lookup_elem` for trusted JIT code ([`lull_jit::MapLookupFn`]): the map handle and
+/// the key address straight from the program's registers, no helper context. Maps whose
+/// lookup depends on the CPU (per-CPU maps) are declined ([`lull_jit::NOT_HANDLED`]); the
+/// helper handles them. Same result as [`map_lookup_elem`] in a trusted run, which registers
+/// nothing.
+#[allow(unsafe_code)] // see the SAFETY comments inside
+pub(crate) extern "C" fn lookup_trusted(handle: u64, key: u64) -> u64 {
+    // SAFETY: trusted code only (the JIT inlines this in code compiled for trusted runs): the
+    // verifier proved r1 is a map pointer from `ld_imm64` or a map-in-map lookup, whose map
+    // outlives the run's read section.
+    let map = unsafe { crate::raw::map_from_handle(handle) };
+    if map.spec().is_percpu() {
+        return lull_jit::NOT_HANDLED;
+    }
+    let len = map.spec().key_size as usize;
+    // SAFETY: as above, the verifier proved r2 points to `key_size` initialised, readable
+    // bytes of program memory (stack or map value), which nothing writes during the call.
+    let key =
+        unsafe { std::slice::from_raw_parts(std::ptr::with_exposed_provenance(key as usize), len) };
+    map.lookup(key, 0)
+        .map_or(0, |p| p.as_ptr().expose_provenance() as u64)
+}
+
 fn map_lookup_percpu_elem(ctx: &mut HelperContext<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let map = map_arg(ctx, a[0])?;
     let key = KeyBuf::read(ctx, a[1], map.spec().key_size as usize)?;

@@ -1,7 +1,8 @@
 //! `lull bench --maps`: hash-map lookups from a program, Lull against the live kernel in the
 //! same run (`lull-rundiff`'s benchmark: 256 lookups per run in a 1024-entry hash map through
-//! `bpf_loop`; the kernel timed by `BPF_PROG_TEST_RUN` with `repeat`). Prints ns per run, ns
-//! per lookup (loop included, and net of the loop's own cost) and the ratio to the kernel.
+//! `bpf_loop`; the kernel timed by `BPF_PROG_TEST_RUN` with `repeat`; Lull's interpreter and
+//! JIT, each checked and trusted). Prints ns per run, ns per lookup (loop included, and net of
+//! the loop's own cost) and the ratio to the kernel.
 
 use anyhow::{Context, Result};
 use lull_rundiff::bench::{self, Row};
@@ -28,7 +29,7 @@ pub fn run(repeat: u64, json: bool) -> Result<Outcome> {
             bench::KEYS
         );
         println!(
-            "{:<14} {:>10} {:>10} {:>11} {:>10} {:>10}  checksum",
+            "{:<17} {:>10} {:>10} {:>11} {:>10} {:>10}  checksum",
             "engine", "ns/run", "ns/lookup", "net ns/lkp", "vs kernel", "net vs k"
         );
     }
@@ -46,7 +47,7 @@ pub fn run(repeat: u64, json: bool) -> Result<Outcome> {
         } else {
             let fmt = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.2}x"));
             println!(
-                "{:<14} {:>10.0} {:>10.2} {:>11.2} {:>10} {:>10}  {}",
+                "{:<17} {:>10.0} {:>10.2} {:>11.2} {:>10} {:>10}  {}",
                 r.engine,
                 r.ns_per_run,
                 r.ns_per_lookup(),
