@@ -84,7 +84,21 @@ impl Kernel {
 
     /// Runs `case` (object `obj`) once, dumping the maps.
     pub fn run_case(&self, obj: &Path, case: &Case) -> Result<KernelRun> {
-        let mut cmd = self.command(obj, &case.program, case.cpu, 1);
+        let cmd = self.case_command(obj, case, 1)?;
+        self.exec(cmd)
+    }
+
+    /// Runs `case` `repeat` times (one `BPF_PROG_TEST_RUN`) without dumping maps, for the
+    /// kernel's own per-run duration.
+    pub fn time_case(&self, obj: &Path, case: &Case, repeat: u32) -> Result<KernelRun> {
+        let mut cmd = self.case_command(obj, case, repeat)?;
+        cmd.arg("--no-dump");
+        self.exec(cmd)
+    }
+
+    /// The shim's command line for `case`: its input, prefill and CPU.
+    fn case_command(&self, obj: &Path, case: &Case, repeat: u32) -> Result<Command> {
+        let mut cmd = self.command(obj, &case.program, case.cpu, repeat);
         if let Some(d) = &case.data {
             cmd.arg("--data").arg(to_hex(&crate::bytes::parse(d)?));
         }
@@ -103,7 +117,7 @@ impl Kernel {
                 p.flags
             ));
         }
-        self.exec(cmd)
+        Ok(cmd)
     }
 
     /// Runs program `prog` of `obj` `repeat` times with packet `data` after writing the

@@ -7,7 +7,8 @@
 //! a run left behind, in a form both sides produce), [`lull`] (the Lull side, through
 //! `lull-runtime`), [`kernel`] (the kernel side, through the `ktestrun` C shim and
 //! `BPF_PROG_TEST_RUN`), [`compare`] (the verdict of one case), [`suite`] (the whole table and its report), [`bench`] (the hash-lookup
-//! benchmark `lull bench --maps` prints).
+//! benchmark `lull bench --maps` prints), [`speed`] (every case timed in Lull and in the kernel,
+//! `lull bench --kernel`).
 #![forbid(unsafe_code)]
 
 pub mod bench;
@@ -18,6 +19,7 @@ pub mod dump;
 pub mod kernel;
 pub mod lull;
 pub mod manifest;
+pub mod speed;
 pub mod suite;
 
 use std::path::PathBuf;

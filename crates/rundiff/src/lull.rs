@@ -1,22 +1,62 @@
 //! The Lull side of a case: load the object with `lull-runtime`, write the prefill, run the
-//! program once on the case's CPU, and dump every map the way `bpf()` would show it.
+//! program once on the case's CPU (with either engine, checked or trusted), and dump every map the way `bpf()`
+//! would show it.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use lull_abi::{MapType, ProgType};
 use lull_maps::{Map, RingbufConsumer};
-use lull_runtime::{ExecMode, LoadedObject, Runtime, RuntimeOptions, TestRun};
+use lull_runtime::context::ContextKind;
+use lull_runtime::{Engine, ExecMode, LoadedObject, Runtime, RuntimeOptions, TestRun};
 
 use crate::dump::{MapDump, RunResult, canonical_map_name};
 use crate::manifest::Case;
 use crate::{Error, Result};
 
-/// A runtime configured like the kernel under test: `nr_cpus` CPUs, execution `mode`.
-pub fn runtime(nr_cpus: u32, mode: ExecMode) -> Runtime {
+/// One way of running programs in Lull: an engine and a mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LullConfig {
+    /// The engine.
+    pub engine: Engine,
+    /// Checked or trusted.
+    pub mode: ExecMode,
+}
+
+impl LullConfig {
+    /// The reference: the interpreter, every access checked.
+    pub const REFERENCE: LullConfig = LullConfig {
+        engine: Engine::Interp,
+        mode: ExecMode::Checked,
+    };
+
+    /// Every engine in every mode, the reference first.
+    pub fn all() -> Vec<LullConfig> {
+        [Engine::Interp, Engine::Jit]
+            .into_iter()
+            .flat_map(|engine| {
+                [ExecMode::Checked, ExecMode::Trusted].map(|mode| LullConfig { engine, mode })
+            })
+            .collect()
+    }
+
+    /// `interp checked`, `jit trusted`, …
+    pub fn label(&self) -> String {
+        let mode = match self.mode {
+            ExecMode::Checked => "checked",
+            ExecMode::Trusted => "trusted",
+        };
+        format!("{} {mode}", self.engine.name())
+    }
+}
+
+/// A runtime configured like the kernel under test: `nr_cpus` CPUs, running programs the
+/// way `config` says.
+pub fn runtime(nr_cpus: u32, config: LullConfig) -> Runtime {
     Runtime::with_options(RuntimeOptions {
         cpus: Some(nr_cpus),
-        mode,
+        mode: config.mode,
+        engine: config.engine,
         ..RuntimeOptions::default()
     })
 }
@@ -39,10 +79,15 @@ pub fn find_map<'a>(obj: &'a LoadedObject, name: &str) -> Option<&'a Arc<Map>> {
         .map(|(_, m)| m)
 }
 
-/// Runs `case` in a fresh Lull runtime. A load or run failure is part of the result (the
-/// kernel may disagree about it), not an error.
-pub fn run_case(obj_path: &Path, case: &Case, nr_cpus: u32) -> Result<RunResult> {
-    let rt = runtime(nr_cpus, ExecMode::Checked);
+/// Runs `case` in a fresh Lull runtime configured by `config`. A load or run failure is part
+/// of the result (the kernel may disagree about it), not an error.
+pub fn run_case(
+    obj_path: &Path,
+    case: &Case,
+    nr_cpus: u32,
+    config: LullConfig,
+) -> Result<RunResult> {
+    let rt = runtime(nr_cpus, config);
     let obj = match load(&rt, obj_path) {
         Ok(o) => o,
         Err(e) => return Ok(failed(e.to_string())),
@@ -70,7 +115,14 @@ pub fn run_case(obj_path: &Path, case: &Case, nr_cpus: u32) -> Result<RunResult>
             if !input.data.is_empty() {
                 result.data_out = out.data_out.unwrap_or_default();
             }
-            if prog.prog_type() == ProgType::Syscall && input.ctx.is_some() {
+            // The kernel returns the context of syscall programs (in place) and of packet
+            // programs (`__sk_buff`, `xdp_md`), when the caller gave one.
+            let returns_ctx = prog.prog_type() == ProgType::Syscall
+                || matches!(
+                    prog.context_kind(),
+                    ContextKind::Skb { .. } | ContextKind::Xdp
+                );
+            if returns_ctx && input.ctx.is_some() {
                 result.ctx_out = out.ctx_out;
             }
         }

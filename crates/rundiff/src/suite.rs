@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::compare::{against_expectations, differences};
 use crate::kernel::{Kernel, nr_possible_cpus};
+use crate::lull::LullConfig;
 use crate::manifest::{Case, Manifest};
 use crate::{Result, build, lull};
 
@@ -134,7 +135,26 @@ pub fn run(
     let mut cases = Vec::new();
     for case in selected {
         let obj = &objects[case.object.as_str()];
-        let lull_result = lull::run_case(obj, case, nr_cpus)?;
+        let lull_result = lull::run_case(obj, case, nr_cpus, LullConfig::REFERENCE)?;
+        // Every other engine and mode must do exactly what the reference does.
+        let mut mode_diffs = Vec::new();
+        for config in LullConfig::all() {
+            if config == LullConfig::REFERENCE {
+                continue;
+            }
+            let other = lull::run_case(obj, case, nr_cpus, config)?;
+            mode_diffs.extend(
+                differences(case, &lull_result, &other)
+                    .into_iter()
+                    .map(|d| {
+                        format!(
+                            "{} differs from {} (kernel = the latter, lull = the former): {d}",
+                            config.label(),
+                            LullConfig::REFERENCE.label()
+                        )
+                    }),
+            );
+        }
         let mut kernel_result = None;
         if let Some(k) = &kernel {
             let run = k.run_case(obj, case)?;
@@ -171,6 +191,11 @@ pub fn run(
                 }
             }
             None => judge(case, against_expectations(case, &lull_result)),
+        };
+        let verdict = if mode_diffs.is_empty() {
+            verdict
+        } else {
+            Verdict::NewDisagreement(mode_diffs)
         };
         cases.push((case.clone(), verdict));
     }

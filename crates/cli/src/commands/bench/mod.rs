@@ -2,9 +2,11 @@
 //! programs of `shared/bench` and prints nanoseconds per run and per executed instruction, next
 //! to the same C compiled natively and timed the same way in the same run (`--no-native` to
 //! skip), as ratios. `--maps` instead times hash-map lookups from a program in Lull and in the
-//! live kernel ([`maps`]); `--hooks` times read sections and host-hook runs ([`hooks`]).
+//! live kernel ([`maps`]); `--kernel` every program of the runtime differential suite in
+//! Lull and in the kernel ([`kernel`]); `--hooks` times read sections and host-hook runs ([`hooks`]).
 
 mod hooks;
+mod kernel;
 mod maps;
 
 use std::path::PathBuf;
@@ -35,6 +37,10 @@ pub struct Args {
     /// Instead: hash-map lookups from a program, Lull against the kernel (root).
     #[arg(long)]
     maps: bool,
+    /// Instead: every program of the runtime differential suite, Lull's engines against the
+    /// kernel's JIT (root; from a Lull source tree).
+    #[arg(long)]
+    kernel: bool,
     /// Instead: read-section enter/exit and hook runs with empty programs, atomic and
     /// sleepable ([`hooks`]).
     #[arg(long)]
@@ -50,6 +56,9 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     if args.maps {
         return maps::run(args.repeat, args.json);
+    }
+    if args.kernel {
+        return kernel::run(args.repeat, args.json);
     }
     let dir = lull_benchprogs::find_dir(args.dir.as_deref())?;
     let mut ok = true;
