@@ -222,14 +222,19 @@ impl Object {
             if Some(funcs[fi].sec_idx) == text {
                 continue;
             }
-            let linked = link::link(&funcs, fi, text)?;
+            let mut load_errors = Vec::new();
+            let exception_cb = link::exception_callback(btf.as_ref(), &funcs, fi, text)
+                .unwrap_or_else(|e| {
+                    load_errors.push(e);
+                    None
+                });
+            let linked = link::link(&funcs, fi, text, exception_cb)?;
             let f = &funcs[fi];
             let info = section_defs::find(&f.sec_name);
             let (section, autoload) = match f.sec_name.strip_prefix('?') {
                 Some(s) => (s.to_string(), false),
                 None => (f.sec_name.clone(), true),
             };
-            let mut load_errors = Vec::new();
             if info.is_none() {
                 if !unknown_sections.contains(&section) {
                     unknown_sections.push(section.clone());

@@ -6,10 +6,13 @@
 //! kind matching the relocation type) and recorded against the function containing it. A
 //! program's stream is then built like libbpf's `bpf_object__reloc_code`: its body, followed
 //! by each subprogram the first time it is reached (depth first), with `call` and
-//! `ld_imm64 src=BPF_PSEUDO_FUNC` immediates rewritten to the appended copies.
+//! `ld_imm64 src=BPF_PSEUDO_FUNC` immediates rewritten to the appended copies. The exception
+//! callback an entry point names (`exception_callback:NAME` decl tag) is appended last, like
+//! libbpf's `exception_cb_idx` handling, since nothing calls it.
 
 use std::collections::HashMap;
 
+use lull_btf::{Btf, Kind};
 use lull_isa::RawInsn;
 
 use crate::elf::{ElfFile, SymBind, SymKind, Symbol};
@@ -307,11 +310,51 @@ pub(crate) struct Linked {
     pub calls: Vec<(usize, usize, bool)>,
 }
 
-/// Builds the stream of entry point `main` (index into `funcs`).
+/// The `.text` function entry point `main` names as its exception callback, as libbpf assigns
+/// it: the `exception_callback:NAME` decl tag on the entry point's `FUNC` type names a global
+/// `.text` function. With several tags none is linked (the kernel rejects the tags). An
+/// unknown or static callback is the program's load error.
+pub(crate) fn exception_callback(
+    btf: Option<&Btf>,
+    funcs: &[Func],
+    main: usize,
+    text: Option<usize>,
+) -> Result<Option<usize>, String> {
+    let Some(btf) = btf else { return Ok(None) };
+    let prog = &funcs[main].name;
+    let Some(id) = btf.find_by_name(prog, Some(Kind::Func)) else {
+        return Ok(None);
+    };
+    let mut names = btf
+        .decl_tags_for(id)
+        .filter(|&(component, _)| component == -1)
+        .filter_map(|(_, tag)| tag.strip_prefix("exception_callback:"));
+    let (Some(name), None) = (names.next(), names.next()) else {
+        return Ok(None);
+    };
+    let Some(cb) = funcs
+        .iter()
+        .position(|f| Some(f.sec_idx) == text && f.name == name)
+    else {
+        return Err(format!(
+            "prog '{prog}': cannot find exception callback '{name}'"
+        ));
+    };
+    if !funcs[cb].global {
+        return Err(format!(
+            "prog '{prog}': exception callback {name} must be a global non-hidden function"
+        ));
+    }
+    Ok(Some(cb))
+}
+
+/// Builds the stream of entry point `main` (index into `funcs`), with `exception_cb` (a `.text`
+/// function index) appended after everything the body reaches unless already placed.
 pub(crate) fn link(
     funcs: &[Func],
     main: usize,
     text: Option<usize>,
+    exception_cb: Option<usize>,
 ) -> Result<Linked, ObjectError> {
     let mut l = Linked {
         insns: funcs[main].insns.clone(),
@@ -330,7 +373,22 @@ pub(crate) fn link(
         func: main,
         next: 0,
     }];
-    while let Some(top) = stack.last_mut() {
+    let mut pending_cb = exception_cb;
+    loop {
+        let Some(top) = stack.last_mut() else {
+            // The body and its callees are placed: the exception callback comes last.
+            match pending_cb.take() {
+                Some(cb) if !pos.contains_key(&cb) => {
+                    let p = l.insns.len();
+                    l.insns.extend_from_slice(&funcs[cb].insns);
+                    pos.insert(cb, p);
+                    l.placed.push((cb, p));
+                    stack.push(Frame { func: cb, next: 0 });
+                    continue;
+                }
+                _ => break,
+            }
+        };
         let (fidx, i) = (top.func, top.next);
         let f = &funcs[fidx];
         let base = pos[&fidx];

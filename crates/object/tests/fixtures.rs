@@ -641,3 +641,38 @@ fn arena_map_data_and_per_program_decode_errors() {
     let good = o.program("good_prog").expect("good_prog");
     assert!(good.decode_error.is_none() && !good.decoded.is_empty());
 }
+
+#[test]
+fn exception_callbacks_are_appended_last() {
+    let Some(o) = open("exception_cb", None) else {
+        return;
+    };
+    let names = |p: &str| -> Vec<String> {
+        let p = o.program(p).unwrap_or_else(|| panic!("no program {p}"));
+        assert!(p.load_errors.is_empty(), "{:?}", p.load_errors);
+        p.subprograms.iter().map(|s| s.name.clone()).collect()
+    };
+    // Not called: appended after the body's callees, then its own callees are resolved.
+    assert_eq!(names("with_cb"), ["leaf", "ex_cb"]);
+    let w = o.program("with_cb").unwrap();
+    let cb = &w.subprograms[1];
+    assert_eq!(cb.start + cb.len, w.insns.len());
+    let leaf_call = (cb.start..cb.start + cb.len)
+        .find(|&s| w.insns[s].code == 0x85 && w.insns[s].src() == 1)
+        .expect("ex_cb calls leaf");
+    assert_eq!(call_target(&w.insns, leaf_call), w.subprograms[0].start);
+    assert!(w.func_info.iter().any(|f| f.insn == cb.start));
+    // Already called by the body: placed once.
+    assert_eq!(names("calls_cb"), ["ex_cb", "leaf"]);
+    // A static callback or an unknown name spoils only its program.
+    for (p, what) in [
+        ("with_static_cb", "must be a global non-hidden function"),
+        (
+            "with_missing_cb",
+            "cannot find exception callback 'missing'",
+        ),
+    ] {
+        let errs = &o.program(p).unwrap().load_errors;
+        assert!(errs.iter().any(|e| e.contains(what)), "{p}: {errs:?}");
+    }
+}

@@ -57,7 +57,9 @@ pub fn license_is_gpl_compatible(license: &str) -> bool {
 const MAX_FIELD_DEPTH: usize = 16;
 
 /// Byte offset of the first member of struct type `name` (e.g. `bpf_spin_lock`) inside type
-/// `id`, searching nested structs and unions, or `None`.
+/// `id`, searching nested structs and unions, or `None`. A `DATASEC` (the value type of a
+/// global-data map) is searched variable by variable at each variable's offset, as the
+/// kernel's `btf_find_datasec_var` does.
 fn find_special_field(btf: &Btf, id: TypeId, name: &str, depth: usize) -> Option<u32> {
     if depth > MAX_FIELD_DEPTH {
         return None;
@@ -71,6 +73,13 @@ fn find_special_field(btf: &Btf, id: TypeId, name: &str, depth: usize) -> Option
             let inner = find_special_field(btf, m.type_id, name, depth + 1)?;
             Some(m.bit_offset / 8 + inner)
         }),
+        TypeKind::Datasec(d) => d.vars.iter().find_map(|v| {
+            let TypeKind::Var { type_id, .. } = btf.type_by_id(v.type_id).ok()?.kind else {
+                return None;
+            };
+            let inner = find_special_field(btf, type_id, name, depth + 1)?;
+            Some(v.offset + inner)
+        }),
         _ => None,
     }
 }
@@ -82,6 +91,7 @@ pub fn map_info(map: &MapDef, btf: Option<&Btf>) -> MapInfo {
         find_special_field(btf, id, name, 0)
     };
     MapInfo {
+        name: map.name.clone(),
         map_type: map.map_type,
         key_size: map.key_size,
         value_size: map.value_size,
@@ -192,5 +202,20 @@ mod tests {
         );
         assert_eq!(find_special_field(&btf, value, "bpf_timer", 0), None);
         assert_eq!(find_special_field(&btf, int, "bpf_spin_lock", 0), None);
+    }
+
+    #[test]
+    fn spin_lock_is_found_among_global_data_variables() {
+        // `.bss.A`: `int x;` at 0, then `struct bpf_spin_lock lock;` at 8 (`private(A)`).
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, true);
+        let lock = b.add_struct("bpf_spin_lock", 4, &[("val", int, 0)]);
+        let x = b.add_var("x", int, 1);
+        let l = b.add_var("lock", lock, 1);
+        let sec = b.add_datasec(".bss.A", 12, &[(x, 0, 4), (l, 8, 4)]);
+        let no_lock = b.add_datasec(".data", 4, &[(x, 0, 4)]);
+        let btf = Btf::parse(&b.build()).unwrap();
+        assert_eq!(find_special_field(&btf, sec, "bpf_spin_lock", 0), Some(8));
+        assert_eq!(find_special_field(&btf, no_lock, "bpf_spin_lock", 0), None);
     }
 }

@@ -26,6 +26,8 @@ pub(crate) struct Subprog {
     pub has_tail_call: bool,
     /// Contains `LD_ABS`/`LD_IND`.
     pub has_ld_abs: bool,
+    /// The program's exception callback (`is_exception_cb`).
+    pub exception_cb: bool,
 }
 
 /// The program as the explorer sees it: instructions by slot plus per-slot flags.
@@ -83,10 +85,13 @@ fn jump_target(t: usize, insn: &Insn) -> Option<i64> {
 }
 
 /// Subprogram discovery and per-subprogram checks (`add_subprog_and_kfunc` + `check_subprogs`).
+/// `exception_cb` is the slot of the exception callback (see
+/// [`crate::exception::find_exception_cb`]); it starts a subprogram although nothing calls it.
 pub(crate) fn build(
     insns: &[Located],
     privileged: bool,
     func_info: Option<&[FuncInfo]>,
+    exception_cb: Option<usize>,
 ) -> Result<Program, VerifierError> {
     let slots = slot_table(insns)?;
     let n = slots.len();
@@ -119,6 +124,12 @@ pub(crate) fn build(
         }
         starts.push(target as usize);
     }
+    if let Some(cb) = exception_cb {
+        if cb >= n {
+            return Err(VerifierError::InvalidCallDestination);
+        }
+        starts.push(cb);
+    }
     starts.sort_unstable();
     starts.dedup();
     let mut subprogs: Vec<Subprog> = starts
@@ -131,6 +142,7 @@ pub(crate) fn build(
             global: false,
             has_tail_call: false,
             has_ld_abs: false,
+            exception_cb: Some(s) == exception_cb,
         })
         .collect();
     if let Some(fi) = func_info {
@@ -302,15 +314,24 @@ pub(crate) fn check_cfg(prog: &mut Program, privileged: bool) -> Result<(), Veri
         stack: Vec::with_capacity(64),
         privileged,
     };
-    walk.state[0] = DISCOVERED;
-    walk.stack.push(0);
-    while let Some(&t) = walk.stack.last() {
-        match walk.visit(t)? {
-            Visit::Done => {
-                walk.state[t] = EXPLORED;
-                walk.stack.pop();
+    // The main program, then the exception callback (which nothing calls).
+    let cb = walk
+        .prog
+        .subprogs
+        .iter()
+        .find(|s| s.exception_cb)
+        .map(|s| s.start);
+    for root in std::iter::once(0).chain(cb) {
+        walk.state[root] = DISCOVERED;
+        walk.stack.push(root);
+        while let Some(&t) = walk.stack.last() {
+            match walk.visit(t)? {
+                Visit::Done => {
+                    walk.state[t] = EXPLORED;
+                    walk.stack.pop();
+                }
+                Visit::Keep => {}
             }
-            Visit::Keep => {}
         }
     }
     let mut i = 0;

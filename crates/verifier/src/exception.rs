@@ -4,15 +4,17 @@
 //! callback its cookie becomes the program's return value. A throw may not happen in a
 //! callback or anything a callback calls (`check_max_stack_depth_subprog`).
 //!
-//! Exception callbacks named with `__exception_cb` are not modelled: the object loader does
-//! not link them into the program. Their presence only turns off the cookie's range check.
+//! The exception callback a program names (`exception_callback:NAME` decl tag, linked last by
+//! the loader) is found like `bpf_find_exception_callback_insn_off`; it is a callback root that
+//! is verified as an always-called global function taking the cookie, returning within the
+//! program's return range, and it may not be called directly nor throw.
 
 use crate::cfg::Program;
 use crate::error::VerifierError as E;
 use crate::explore::{Flow, Res, Verifier};
 use crate::input::VerifyInput;
 use crate::state::Reg;
-use lull_btf::TypeKind;
+use lull_btf::{FuncLinkage, Kind, TypeKind};
 use lull_isa::{CallTarget, Insn, LdImm64Kind};
 
 /// Whether the kfunc call to `btf_id` (in the vmlinux BTF) is `bpf_throw`.
@@ -44,14 +46,52 @@ fn has_exception_cb(input: &VerifyInput<'_>) -> bool {
     exception_cb_tags(input) > 0
 }
 
-/// `bpf_find_exception_callback_insn_off`: the main program names at most one callback.
-pub(crate) fn check_exception_cb_tags(input: &VerifyInput<'_>) -> Result<(), E> {
-    if exception_cb_tags(input) > 1 {
-        return Err(E::Malformed(
-            "multiple exception callback tags for main subprog".into(),
-        ));
+/// `bpf_find_exception_callback_insn_off`: the slot of the exception callback the main
+/// program names, if it names one. The name must be a global `FUNC` of the program's BTF that
+/// has a func_info record past the main program.
+pub(crate) fn find_exception_cb(input: &VerifyInput<'_>) -> Result<Option<usize>, E> {
+    let (Some(btf), Some(fi)) = (input.btf, input.func_info.as_deref()) else {
+        return Ok(None);
+    };
+    let Some(main) = fi.first().filter(|m| m.type_id != 0) else {
+        return Ok(None);
+    };
+    let mut names = btf
+        .decl_tags_for(main.type_id)
+        .filter(|&(component, _)| component == -1)
+        .filter_map(|(_, tag)| tag.strip_prefix("exception_callback:"));
+    let name = match (names.next(), names.next()) {
+        (None, _) => return Ok(None),
+        (Some(name), None) => name,
+        (Some(_), Some(_)) => {
+            return Err(E::Malformed(
+                "multiple exception callback tags for main subprog".into(),
+            ));
+        }
+    };
+    let Some(id) = btf.find_by_name(name, Some(Kind::Func)) else {
+        return Err(E::Malformed(format!(
+            "exception callback '{name}' could not be found in BTF"
+        )));
+    };
+    let global = btf.type_by_id(id).is_ok_and(
+        |t| matches!(t.kind, TypeKind::Func { linkage, .. } if linkage == FuncLinkage::Global),
+    );
+    if !global {
+        return Err(E::Malformed(format!(
+            "exception callback '{name}' must have global linkage"
+        )));
     }
-    Ok(())
+    // The kernel keeps the last record with this type.
+    match fi.iter().rev().find(|f| f.type_id == id).map(|f| f.slot) {
+        Some(0) => Err(E::Malformed(
+            "invalid exception callback insn_off in func_info: 0".into(),
+        )),
+        Some(slot) => Ok(Some(slot)),
+        None => Err(E::Malformed(
+            "exception callback type id not found in func_info".into(),
+        )),
+    }
 }
 
 impl Verifier<'_> {
@@ -123,9 +163,17 @@ pub(crate) fn check_throw_in_callback(
             })
             .collect()
     };
-    // (subprogram, inside a callback) pairs to visit; each pair once.
+    // (subprogram, inside a callback) pairs to visit; each pair once. The exception
+    // callback is a callback root of its own.
     let mut seen = vec![[false; 2]; prog.subprogs.len()];
     let mut todo = vec![(0usize, false)];
+    todo.extend(
+        prog.subprogs
+            .iter()
+            .position(|s| s.exception_cb)
+            .map(|sp| (sp, true)),
+    );
+    todo.reverse();
     while let Some((sp, in_cb)) = todo.pop() {
         if std::mem::replace(&mut seen[sp][usize::from(in_cb)], true) {
             continue;

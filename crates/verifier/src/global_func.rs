@@ -307,6 +307,10 @@ impl Globals {
             main_note: None,
             changes_pkt: changes_pkt_data(prog),
         };
+        // The exception callback is presumed to be always called (`do_check_subprogs`).
+        if let Some(sp) = prog.subprogs.iter().position(|s| s.exception_cb) {
+            g.called[sp] = true;
+        }
         let (Some(btf), Some(fi)) = (input.btf, input.func_info.as_deref()) else {
             return g;
         };
@@ -586,6 +590,11 @@ impl Verifier<'_> {
                 Some(Err(m)) => return Err(E::Malformed(m.clone())),
                 None => continue,
             };
+            if self.prog.subprogs[sp].exception_cb && args[..] != [ArgKind::Scalar] {
+                return Err(E::Malformed(
+                    "exception cb only supports single integer argument".into(),
+                ));
+            }
             let mut frame = Frame::new(0, sp, 0);
             for (i, arg) in args.iter().enumerate() {
                 frame.regs[i + 1] = match *arg {

@@ -9,6 +9,8 @@ use lull_isa::Located;
 /// A map the program refers to through `ld_imm64` (`imm = i` means `maps[i]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MapInfo {
+    /// The map's name as the kernel knows it (for messages; may be empty).
+    pub name: String,
     /// The map type.
     pub map_type: MapType,
     /// Key size in bytes.
@@ -36,6 +38,7 @@ impl MapInfo {
     /// A map without BTF and without inner map.
     pub fn new(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32) -> Self {
         MapInfo {
+            name: String::new(),
             map_type,
             key_size,
             value_size,

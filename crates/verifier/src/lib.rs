@@ -211,10 +211,12 @@ fn run(
             String::new(),
         );
     }
+    let exception_cb = exception::find_exception_cb(input);
     let mut prog = match cfg::build(
         input.insns,
         input.effective_caps().bpf_capable(),
         input.func_info.as_deref(),
+        exception_cb.as_ref().ok().copied().flatten(),
     ) {
         Ok(p) => p,
         Err(e) => {
@@ -225,7 +227,7 @@ fn run(
             return (Err((e, at)), String::new());
         }
     };
-    if let Err(e) = exception::check_exception_cb_tags(input) {
+    if let Err(e) = exception_cb {
         return (Err((e, None)), String::new());
     }
     if let Err(e) = global_func::check_return_types(input, &prog) {
@@ -352,6 +354,8 @@ pub fn verify(input: &VerifyInput<'_>) -> VerifyOutcome {
 
 #[cfg(test)]
 mod dynptr_tests;
+#[cfg(test)]
+mod exception_tests;
 #[cfg(test)]
 mod global_func_tests;
 #[cfg(test)]

@@ -628,8 +628,20 @@ fn spin_lock_rules() {
     );
     case(direct)
         .ty(ProgType::SchedCls)
-        .map(m)
+        .map(m.clone())
         .reject("bpf_spin_lock cannot be accessed directly by load/store");
+    // A value without a lock (or without BTF) is named in the message by the map's name.
+    m.spin_lock_off = None;
+    m.name = "prog.bss".into();
+    case(ok)
+        .ty(ProgType::SchedCls)
+        .map(m.clone())
+        .reject("map 'prog.bss' has no valid bpf_spin_lock");
+    m.has_btf = false;
+    case(ok)
+        .ty(ProgType::SchedCls)
+        .map(m)
+        .reject("map 'prog.bss' has to have BTF in order to use bpf_spin_lock");
 }
 
 #[test]
@@ -896,4 +908,23 @@ fn unprivileged_programs_are_limited_to_4096_instructions() {
     let fits: &'static str =
         Box::leak(format!("r0 = 0\n{}exit", "r0 += 1\n".repeat(4094)).into_boxed_str());
     case(fits).unpriv().accept();
+}
+
+#[test]
+fn per_cpu_ptr_helpers_need_a_kernel_pointer() {
+    // bpf_this_cpu_ptr(scalar) and bpf_per_cpu_ptr(stack pointer, 0): ARG_PTR_TO_PERCPU_BTF_ID.
+    let expected = "expected=percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_";
+    case("r1 = 0\ncall 154\nr0 = 0\nexit")
+        .ty(ProgType::RawTracepoint)
+        .reject(&format!("R1 type=scalar {expected}"));
+    case("r1 = r10\nr2 = 0\ncall 153\nr0 = 0\nexit")
+        .ty(ProgType::RawTracepoint)
+        .reject(expected);
+    // A kernel BTF pointer (an ld_imm64 ksym) passes; the CPU number must be initialised.
+    case("r1 = btf_id[1]\nr2 = 0\ncall 153\nr0 = 0\nexit")
+        .ty(ProgType::RawTracepoint)
+        .accept();
+    case("r1 = btf_id[1]\ncall 153\nr0 = 0\nexit")
+        .ty(ProgType::RawTracepoint)
+        .reject("R2 !read_ok");
 }

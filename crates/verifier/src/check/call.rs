@@ -254,6 +254,10 @@ fn ctx_converted(pt: lull_abi::ProgType) -> bool {
 
 /// `BPF_FUNC_tail_call`.
 const TAIL_CALL: i32 = 12;
+/// `bpf_per_cpu_ptr`.
+const PER_CPU_PTR: i32 = 153;
+/// `bpf_this_cpu_ptr`.
+const THIS_CPU_PTR: i32 = 154;
 
 impl Verifier<'_> {
     /// `do_misc_fixups` on tail calls: for maps without `bypass_spec_v1` (created without
@@ -768,12 +772,12 @@ impl Verifier<'_> {
         };
         let m = &self.maps[map as usize];
         if !m.has_btf {
-            return Err(E::SpinLockNoBtf(String::new()));
+            return Err(E::SpinLockNoBtf(m.name.clone()));
         }
         let Some(lo) = m.spin_lock_off else {
             return Err(E::NoSpinLock {
                 map_kind: "map",
-                name: String::new(),
+                name: m.name.clone(),
             });
         };
         let at = v as i64 + reg.off as i64;
@@ -793,6 +797,26 @@ impl Verifier<'_> {
                 Some(l) if l.map != map || l.id != reg.id => return Err(E::UnlockDifferentLock),
                 _ => self.cur.lock = None,
             }
+        }
+        Ok(())
+    }
+
+    /// The arguments of `bpf_per_cpu_ptr`/`bpf_this_cpu_ptr`, which are otherwise not modelled
+    /// (their result stays an unknown scalar): `r1` is `ARG_PTR_TO_PERCPU_BTF_ID`. Lull does not
+    /// track `MEM_PERCPU`, so any non-NULL kernel BTF pointer passes; anything else is refused
+    /// with the kernel's message.
+    fn check_percpu_btf_arg(&mut self, id: i32) -> Res<()> {
+        let r1 = self.src_reg(IsaReg::R1)?;
+        if !matches!(r1.kind, RegKind::KernelPtr { .. }) || r1.maybe_null {
+            return Err(E::ArgType {
+                reg: 1,
+                ty: r1.type_str(),
+                expected: "percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_".into(),
+            });
+        }
+        if id == PER_CPU_PTR {
+            // The CPU number (ARG_ANYTHING) must be initialised.
+            self.src_reg(IsaReg::R2)?;
         }
         Ok(())
     }
@@ -833,6 +857,9 @@ impl Verifier<'_> {
         let mut meta = Meta::default();
         for i in 0..5 {
             self.check_arg(&h, i, &mut meta)?;
+        }
+        if matches!(id, PER_CPU_PTR | THIS_CPU_PTR) {
+            self.check_percpu_btf_arg(id)?;
         }
         // record_func_map: map type and helper must agree; a tail call remembers its map.
         if let (Some(map), TAIL_CALL) = (meta.map, id) {
@@ -1243,7 +1270,9 @@ impl Verifier<'_> {
         if curframe > 0 {
             return self.exit_subprog();
         }
-        if cb.is_none() && self.cur.cur().subprog != 0 {
+        let subprog = self.cur.cur().subprog;
+        // The exception callback returns for the program (`in_exception_callback_fn`).
+        if cb.is_none() && subprog != 0 && !self.prog.subprogs[subprog].exception_cb {
             return self.exit_global();
         }
         let r0 = self.src_reg(IsaReg::R0)?;
