@@ -40,6 +40,14 @@ pub(crate) struct StaticRegion {
     pub(crate) writable: bool,
 }
 
+/// What one run gets: r1..r5, the context memory (checked runs may access it), and the
+/// packet as the packet helpers see it.
+struct RunInput {
+    args: [u64; 5],
+    ctx_mem: Option<(*mut u8, usize)>,
+    packet: Option<crate::helpers::packet::PacketView>,
+}
+
 /// A verified program, ready to run.
 pub struct LoadedProgram {
     pub(crate) name: String,
@@ -157,9 +165,7 @@ impl LoadedProgram {
         for b in 0..batches {
             let size = repeat / batches + u32::from(b < repeat % batches);
             let start = Instant::now();
-            for _ in 0..size {
-                retval = self.run_on(&mut cpu, &mut ctx)?;
-            }
+            retval = self.run_on(&mut cpu, &mut ctx, size)?;
             samples.push(start.elapsed().as_nanos() as f64 / f64::from(size));
         }
         samples.sort_by(f64::total_cmp);
@@ -186,27 +192,38 @@ impl LoadedProgram {
         } else {
             cpus.acquire()
         };
-        self.run_raw(&mut cpu, args, None, None)
+        self.run_raw(&mut cpu, 1, || RunInput {
+            args,
+            ctx_mem: None,
+            packet: None,
+        })
     }
 
+    /// Runs the program `times` times on `ctx`, returning the last r0.
     fn run_on(
         self: &Arc<Self>,
         cpu: &mut CpuGuard<'_>,
         ctx: &mut Context,
+        times: u32,
     ) -> Result<u64, RunError> {
-        let addr = ctx.ctx_addr();
-        let packet = ctx.packet_view();
-        let mem = ctx.memory();
-        self.run_raw(cpu, [addr, 0, 0, 0, 0], Some(mem), packet)
+        self.run_raw(cpu, times, || RunInput {
+            args: [ctx.ctx_addr(), 0, 0, 0, 0],
+            ctx_mem: Some(ctx.memory()),
+            // Read again before every run: a run may have moved the packet.
+            packet: ctx.packet_view(),
+        })
     }
 
+    /// Runs the program `times` times in one setup, as the kernel's test run does: the
+    /// CPU's run state is prepared and the read section entered once, and each run gets the
+    /// inputs `input` gives it and a fresh per-run state (tail-call count, inner maps found,
+    /// helper buffers). Returns the last run's r0; stops at the first fault.
     #[allow(unsafe_code)] // see the SAFETY comments inside
     fn run_raw(
         self: &Arc<Self>,
         cpu: &mut CpuGuard<'_>,
-        args: [u64; 5],
-        ctx_mem: Option<(*mut u8, usize)>,
-        packet: Option<crate::helpers::packet::PacketView>,
+        times: u32,
+        mut input: impl FnMut() -> RunInput,
     ) -> Result<u64, RunError> {
         let shared = &self.shared;
         let checked = shared.mode == ExecMode::Checked || !self.trustable;
@@ -214,11 +231,10 @@ impl LoadedProgram {
         let env = &mut state.env;
         env.clear();
         env.checked = checked;
-        env.packet = packet;
-        env.ctx_mem = ctx_mem.map(|(p, len)| (p.expose_provenance(), len));
         if checked {
             env.maps.extend_from_slice(&self.map_handles);
         }
+        let own_maps = env.maps.len();
         // The task and the trace sink stay in the CPU's state between runs (no reference-count
         // traffic per run); they are replaced when a run is for another task or runtime.
         with_current_task(shared, |task| {
@@ -244,7 +260,24 @@ impl LoadedProgram {
             } else {
                 _section_atomic = Some(domain.read_atomic());
             }
-            self.exec(vm, env, args).map_err(|fault| RunError::Fault {
+            let mut last = Ok(0);
+            for _ in 0..times {
+                let RunInput {
+                    args,
+                    ctx_mem,
+                    packet,
+                } = input();
+                env.packet = packet;
+                env.ctx_mem = ctx_mem.map(|(p, len)| (p.expose_provenance(), len));
+                env.tail_calls = 0;
+                env.maps.truncate(own_maps);
+                env.scratch.clear();
+                last = self.exec(vm, env, args);
+                if last.is_err() {
+                    break;
+                }
+            }
+            last.map_err(|fault| RunError::Fault {
                 program: env
                     .faulted
                     .take()

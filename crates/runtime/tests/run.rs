@@ -180,3 +180,22 @@ fn tail_calls_replace_the_program() {
         assert_eq!(out.tail_calls, 33);
     });
 }
+
+#[test]
+fn repeated_runs_each_get_the_whole_tail_call_budget() {
+    both_modes(|obj, _| {
+        obj.set_tail_call("jmp", 0, "tail_target").unwrap();
+        // Each run spends its budget on the empty slot 1 and then slot 0: if the count
+        // carried over between the runs of a batch, the later runs would fall through to 7.
+        let out = obj
+            .program("tail_caller")
+            .unwrap()
+            .test_run(&TestRun {
+                data: frame(),
+                repeat: 1000,
+                ..TestRun::default()
+            })
+            .unwrap();
+        assert_eq!(out.retval, 42);
+    });
+}
