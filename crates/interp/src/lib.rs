@@ -50,5 +50,5 @@ mod vm;
 pub use exec::{FRAME_SIZE, MAX_FRAMES, MAY_GOTO_BUDGET};
 pub use fault::{Access, Fault};
 pub use helpers::{Helper, HelperContext, HelperError, HelperFn, Helpers, Kfuncs, MemoryError};
-pub use prepare::{LdImm64Resolver, PrepareError, PrepareOptions, Program};
+pub use prepare::{LdImm64Resolver, PrepareError, PrepareOptions, Program, writes_frame_pointer};
 pub use vm::{DEFAULT_INSN_BUDGET, Input, Permission, Vm};

@@ -357,14 +357,16 @@ pub(crate) enum Unsupported {
     PacketLoad,
     /// `addr_space_cast`: needs an arena.
     AddrSpaceCast,
+    /// A write to the read-only frame pointer r10 (dead code the verifier did not visit).
+    FramePointerWrite,
 }
 
 impl Unsupported {
     pub(crate) fn from_u8(v: u8) -> Unsupported {
-        if v == Unsupported::PacketLoad as u8 {
-            Unsupported::PacketLoad
-        } else {
-            Unsupported::AddrSpaceCast
+        match v {
+            v if v == Unsupported::PacketLoad as u8 => Unsupported::PacketLoad,
+            v if v == Unsupported::AddrSpaceCast as u8 => Unsupported::AddrSpaceCast,
+            _ => Unsupported::FramePointerWrite,
         }
     }
 
@@ -372,6 +374,7 @@ impl Unsupported {
         match self {
             Unsupported::PacketLoad => "legacy packet load (LD_ABS/LD_IND) needs a packet context",
             Unsupported::AddrSpaceCast => "addr_space_cast needs an arena",
+            Unsupported::FramePointerWrite => "frame pointer r10 is read only",
         }
     }
 }

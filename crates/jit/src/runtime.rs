@@ -32,6 +32,8 @@ pub(crate) mod fault_kind {
     pub const ADDR_SPACE_CAST: u64 = 4;
     /// A misaligned atomic access; the size is in bits 8..16 of `info`, the address in `arg`.
     pub const MISALIGNED: u64 = 5;
+    /// A write to the frame pointer (dead code the verifier did not visit).
+    pub const FRAME_POINTER_WRITE: u64 = 6;
 }
 
 /// Access codes of [`jit_mem`]'s `info` (bits 8..10).
@@ -166,6 +168,10 @@ pub(crate) extern "C" fn jit_fault(ctx: *mut JitCtx, info: u64, arg: u64) {
         fault_kind::ADDR_SPACE_CAST => Fault::Unsupported {
             slot,
             what: "addr_space_cast needs an arena",
+        },
+        fault_kind::FRAME_POINTER_WRITE => Fault::Unsupported {
+            slot,
+            what: "frame pointer r10 is read only",
         },
         _ => Fault::MisalignedAtomic {
             slot,

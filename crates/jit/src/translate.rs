@@ -448,6 +448,11 @@ impl Translator<'_, '_> {
     /// Translates instruction `idx`; returns whether execution can fall through.
     fn insn(&mut self, idx: usize) -> bool {
         let insn = self.prog.cfg.insns[idx].insn;
+        if lull_interp::writes_frame_pointer(&insn) {
+            let zero = self.iconst(I64, 0);
+            self.fault(idx, fault_kind::FRAME_POINTER_WRITE, 0, zero);
+            return false;
+        }
         match insn {
             Insn::Alu {
                 width,

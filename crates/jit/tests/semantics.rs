@@ -381,3 +381,25 @@ fn signed_division_edge_cases_do_not_trap() {
         }
     }
 }
+
+#[test]
+fn writes_to_r10_fault_only_when_reached() {
+    let write = Insn::Alu {
+        width: Width::W64,
+        op: AluOp::Add,
+        dst: Reg::R10,
+        src: Operand::Imm(1),
+    };
+    let skip = Insn::Ja {
+        off: 1,
+        long: false,
+    };
+    // Dead, as the kernel's verifier accepts it: the program runs.
+    assert_eq!(run(&[mov(Reg::R0, 3), skip, write, Insn::Exit]), Ok(3));
+    // Reached: a fault at that instruction.
+    let Err(Fault::Unsupported { slot: 1, what }) = run(&[mov(Reg::R0, 3), write, Insn::Exit])
+    else {
+        panic!("a reached write to r10 must fault");
+    };
+    assert_eq!(what, "frame pointer r10 is read only");
+}
