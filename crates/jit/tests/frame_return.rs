@@ -4,30 +4,12 @@
 //! callback the helper that ran it gets it. Checked and trusted code, each compared with the
 //! interpreter.
 
+mod common;
+use common::{locate, mov};
+
 use lull_interp::{HelperContext, HelperError, Helpers, Input, PrepareOptions, Program, Vm};
-use lull_isa::{AluOp, CallTarget, Insn, LdImm64Kind, Located, Operand, Reg, Width};
+use lull_isa::{AluOp, CallTarget, Insn, LdImm64Kind, Operand, Reg, Width};
 use lull_jit::{JitProgram, JitVm, Mode};
-
-fn locate(insns: &[Insn]) -> Vec<Located> {
-    let mut slot = 0;
-    insns
-        .iter()
-        .map(|&insn| {
-            let l = Located { slot, insn };
-            slot += insn.slots();
-            l
-        })
-        .collect()
-}
-
-fn mov(dst: Reg, imm: i32) -> Insn {
-    Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst,
-        src: Operand::Imm(imm),
-    }
-}
 
 fn add(dst: Reg, src: Reg) -> Insn {
     Insn::Alu {

@@ -4,8 +4,11 @@
 //! the host declines). Each program runs on the interpreter, on JIT code without intrinsics
 //! and on JIT code with them, checked and trusted.
 
+mod common;
+use common::{locate, mov};
+
 use lull_interp::{Fault, HelperContext, HelperError, Helpers, Input, PrepareOptions, Program, Vm};
-use lull_isa::{AluOp, CallTarget, Insn, JmpCond, LdImm64Kind, Located, Operand, Reg, Size, Width};
+use lull_isa::{AluOp, CallTarget, Insn, JmpCond, LdImm64Kind, Operand, Reg, Size, Width};
 use lull_jit::{Intrinsics, JitProgram, JitVm, LoopIntrinsic, Mode, NOT_HANDLED};
 
 const LOOP: u16 = 181;
@@ -13,27 +16,6 @@ const LOOKUP: u16 = 1;
 const EXIT: u16 = 2;
 const MAX_LOOPS: u64 = 1000;
 const TOO_BIG: u64 = 0xffff_fff9;
-
-fn locate(insns: &[Insn]) -> Vec<Located> {
-    let mut slot = 0;
-    insns
-        .iter()
-        .map(|&insn| {
-            let l = Located { slot, insn };
-            slot += insn.slots();
-            l
-        })
-        .collect()
-}
-
-fn mov(dst: Reg, imm: i32) -> Insn {
-    Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst,
-        src: Operand::Imm(imm),
-    }
-}
 
 fn alu(op: AluOp, dst: Reg, src: Operand) -> Insn {
     Insn::Alu {

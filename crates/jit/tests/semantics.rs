@@ -2,32 +2,14 @@
 //! r1..r5, callee-saved r6..r9), the frame limit, callbacks from helpers, a helper's exit
 //! request, host regions, faults with their slots, and the `may_goto` budget.
 
+mod common;
+use common::{locate, mov};
+
 use lull_interp::{
     Access, Fault, HelperContext, HelperError, Helpers, Input, MAX_FRAMES, PrepareOptions,
 };
-use lull_isa::{AluOp, CallTarget, Insn, JmpCond, LdImm64Kind, Located, Operand, Reg, Size, Width};
+use lull_isa::{AluOp, CallTarget, Insn, JmpCond, LdImm64Kind, Operand, Reg, Size, Width};
 use lull_jit::{JitProgram, JitVm, Mode};
-
-fn locate(insns: &[Insn]) -> Vec<Located> {
-    let mut slot = 0;
-    insns
-        .iter()
-        .map(|&insn| {
-            let l = Located { slot, insn };
-            slot += insn.slots();
-            l
-        })
-        .collect()
-}
-
-fn mov(dst: Reg, imm: i32) -> Insn {
-    Insn::Alu {
-        width: Width::W64,
-        op: AluOp::Mov,
-        dst,
-        src: Operand::Imm(imm),
-    }
-}
 
 fn alu(op: AluOp, dst: Reg, src: Reg) -> Insn {
     Insn::Alu {

@@ -1,18 +1,19 @@
-//! End-to-end runs of small C programs (compiled with clang-19 at test time; the tests say
-//! so and pass vacuously when clang is missing).
+//! End-to-end runs of small C programs on both engines, checked and trusted (compiled with
+//! clang-19 at test time; the tests say so and pass vacuously when clang is missing).
 
 mod support;
 
 use std::sync::Arc;
 
-use lull_runtime::{ExecMode, LoadedObject, Runtime, RuntimeOptions, TestRun};
+use lull_runtime::{Engine, ExecMode, LoadedObject, Runtime, RuntimeOptions, TestRun};
 
-fn load(name: &str, mode: ExecMode) -> Option<LoadedObject> {
+fn load(name: &str, mode: ExecMode, engine: Engine) -> Option<LoadedObject> {
     let path = support::compile(name)?;
     let object = lull_object::Object::open(&path, &Default::default()).expect("parse");
     let rt = Runtime::with_options(RuntimeOptions {
         cpus: Some(2),
         mode,
+        engine,
         ..RuntimeOptions::default()
     });
     Some(rt.load(object).expect("load"))
@@ -44,17 +45,21 @@ fn section_map<'a>(obj: &'a LoadedObject, section: &str) -> &'a Arc<lull_maps::M
     &obj.maps()[i]
 }
 
-fn both_modes(f: impl Fn(&LoadedObject, ExecMode)) {
-    for mode in [ExecMode::Checked, ExecMode::Trusted] {
-        if let Some(obj) = load("basics", mode) {
-            f(&obj, mode);
+/// Runs `f` on `basics` loaded for each engine in each execution mode (the same expected
+/// results everywhere).
+fn every_engine_and_mode(f: impl Fn(&LoadedObject, ExecMode)) {
+    for engine in [Engine::Interp, Engine::Jit] {
+        for mode in [ExecMode::Checked, ExecMode::Trusted] {
+            if let Some(obj) = load("basics", mode, engine) {
+                f(&obj, mode);
+            }
         }
     }
 }
 
 #[test]
 fn hash_map_update_then_lookup() {
-    both_modes(|obj, _| {
+    every_engine_and_mode(|obj, _| {
         assert_eq!(
             run(obj, "hash_update"),
             100,
@@ -73,7 +78,7 @@ fn hash_map_update_then_lookup() {
 
 #[test]
 fn global_data_and_rodata() {
-    both_modes(|obj, _| {
+    every_engine_and_mode(|obj, _| {
         assert_eq!(run(obj, "global_data"), 8);
         assert_eq!(run(obj, "global_data"), 11);
         let data = section_map(obj, ".data");
@@ -87,7 +92,7 @@ fn global_data_and_rodata() {
 
 #[test]
 fn packet_programs_see_the_frame() {
-    both_modes(|obj, _| {
+    every_engine_and_mode(|obj, _| {
         let p = obj.program("packet").unwrap();
         let out = p
             .test_run(&TestRun {
@@ -103,7 +108,7 @@ fn packet_programs_see_the_frame() {
 
 #[test]
 fn callbacks_run_in_new_frames() {
-    both_modes(|obj, _| {
+    every_engine_and_mode(|obj, _| {
         assert_eq!(run(obj, "loop"), 45 * 1000 + 10);
         assert_eq!(run(obj, "for_each"), (1 + 2 * 2 + 3 * 3 + 4 * 4) * 100 + 4);
     });
@@ -111,18 +116,15 @@ fn callbacks_run_in_new_frames() {
 
 #[test]
 fn trace_printk_reaches_the_trace_stream() {
-    both_modes(|obj, _| {
+    every_engine_and_mode(|obj, _| {
+        let rt_trace = Arc::clone(obj_runtime_trace(obj));
         assert_eq!(run(obj, "printk"), 1);
-    });
-    if let Some(obj) = load("basics", ExecMode::Checked) {
-        let rt_trace = Arc::clone(obj_runtime_trace(&obj));
-        run(&obj, "printk");
         let lines = rt_trace.drain();
         assert!(
             lines.iter().any(|l| l.message == "hello 42 world"),
             "{lines:?}"
         );
-    }
+    });
 }
 
 fn obj_runtime_trace(obj: &LoadedObject) -> &Arc<lull_runtime::TraceBuffer> {
@@ -131,7 +133,7 @@ fn obj_runtime_trace(obj: &LoadedObject) -> &Arc<lull_runtime::TraceBuffer> {
 
 #[test]
 fn percpu_values_follow_the_cpu() {
-    both_modes(|obj, _| {
+    every_engine_and_mode(|obj, _| {
         let p = obj.program("percpu").unwrap();
         for cpu in [0, 1, 0] {
             p.test_run(&TestRun {
@@ -153,7 +155,7 @@ fn percpu_values_follow_the_cpu() {
 
 #[test]
 fn queue_push_pop_and_ringbuf() {
-    both_modes(|obj, _| {
+    every_engine_and_mode(|obj, _| {
         // 4 pushes fit (5th: -E2BIG), popped in FIFO order.
         assert_eq!(run(obj, "queue_ops"), 41234);
         assert_eq!(run(obj, "ringbuf"), 16 + 16);
@@ -162,7 +164,7 @@ fn queue_push_pop_and_ringbuf() {
 
 #[test]
 fn tail_calls_replace_the_program() {
-    both_modes(|obj, _| {
+    every_engine_and_mode(|obj, _| {
         assert_eq!(run(obj, "tail_caller"), 7, "empty slots fall through");
         obj.set_tail_call("jmp", 0, "tail_target").unwrap();
         assert_eq!(run(obj, "tail_caller"), 42);
@@ -183,7 +185,7 @@ fn tail_calls_replace_the_program() {
 
 #[test]
 fn repeated_runs_each_get_the_whole_tail_call_budget() {
-    both_modes(|obj, _| {
+    every_engine_and_mode(|obj, _| {
         obj.set_tail_call("jmp", 0, "tail_target").unwrap();
         // Each run spends its budget on the empty slot 1 and then slot 0: if the count
         // carried over between the runs of a batch, the later runs would fall through to 7.
