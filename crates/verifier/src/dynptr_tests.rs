@@ -3,22 +3,9 @@
 //! `dynptr_fail.c`, `user_ringbuf_fail.c` and `exceptions_fail.c` of the kernel selftests).
 
 use crate::kfunc_tests::prog;
+use crate::test_support::located;
 use crate::{MapInfo, VerifyInput, VerifyOutcome, verify};
 use lull_abi::{MapType, ProgType};
-use lull_isa::{Located, asm::assemble};
-
-fn located(text: &str) -> Vec<Located> {
-    let insns = assemble(text).unwrap_or_else(|e| panic!("bad test program: {e}"));
-    let mut slot = 0;
-    insns
-        .into_iter()
-        .map(|insn| {
-            let l = Located { slot, insn };
-            slot += insn.slots();
-            l
-        })
-        .collect()
-}
 
 /// Verifies `text` as a privileged socket filter with map 0 a ring buffer and map 1 an array
 /// of one 16-byte value.

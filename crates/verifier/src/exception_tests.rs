@@ -3,24 +3,11 @@
 //! reachable although nothing calls it, verified as an always-called global function with one
 //! scalar argument, and never called directly.
 
+use crate::test_support::located;
 use crate::{FuncInfo, VerifyInput, VerifyOutcome, verify};
 use lull_abi::ProgType;
 use lull_btf::Btf;
 use lull_btf::builder::BtfBuilder;
-use lull_isa::{Located, asm::assemble};
-
-fn located(text: &str) -> Vec<Located> {
-    let insns = assemble(text).unwrap_or_else(|e| panic!("bad test program: {e}"));
-    let mut slot = 0;
-    insns
-        .into_iter()
-        .map(|insn| {
-            let l = Located { slot, insn };
-            slot += insn.slots();
-            l
-        })
-        .collect()
-}
 
 /// BTF with `int main(struct __sk_buff *)` tagged `exception_callback:cb` and
 /// `int cb(<n_args> x u64)` with linkage `linkage` (1 = global, 0 = static).

@@ -1,24 +1,11 @@
 //! Tests of global functions verified on their own, of the subprogram return-type rules of
 //! `check_btf_func`, and of decode errors reported by the verifier.
 
+use crate::test_support::located;
 use crate::{FuncInfo, VerifyInput, VerifyOutcome, verify};
 use lull_abi::ProgType;
 use lull_btf::Btf;
 use lull_btf::builder::BtfBuilder;
-use lull_isa::{Located, asm::assemble};
-
-fn located(text: &str) -> Vec<Located> {
-    let insns = assemble(text).unwrap_or_else(|e| panic!("bad test program: {e}"));
-    let mut slot = 0;
-    insns
-        .into_iter()
-        .map(|insn| {
-            let l = Located { slot, insn };
-            slot += insn.slots();
-            l
-        })
-        .collect()
-}
 
 /// Parameter of a test function's prototype.
 #[derive(Clone, Copy)]

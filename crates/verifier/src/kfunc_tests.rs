@@ -2,10 +2,10 @@
 //! kernel's BTF (`/sys/kernel/btf/vmlinux`; skipped with a message when it is missing).
 //! Each rejection is checked for the kernel's message.
 
+use crate::test_support::located;
 use crate::{VerifyInput, VerifyOutcome, verify};
 use lull_abi::{AttachType, ProgType};
 use lull_btf::{Btf, Kind};
-use lull_isa::{Located, asm::assemble};
 use std::sync::OnceLock;
 
 fn vmlinux() -> Option<&'static Btf> {
@@ -42,19 +42,6 @@ fn expand(btf: &Btf, text: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn located(text: &str) -> Vec<Located> {
-    let insns = assemble(text).unwrap_or_else(|e| panic!("bad test program: {e}\n{text}"));
-    let mut slot = 0;
-    insns
-        .into_iter()
-        .map(|insn| {
-            let l = Located { slot, insn };
-            slot += insn.slots();
-            l
-        })
-        .collect()
 }
 
 pub(crate) struct Prog {

@@ -363,4 +363,6 @@ mod iter_tests;
 #[cfg(test)]
 mod kfunc_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

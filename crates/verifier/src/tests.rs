@@ -1,22 +1,10 @@
 //! Tests: small programs in the kernel's assembly syntax, checked for the kernel's verdict and
 //! (for rejections) a substring of the kernel's message.
 
+use crate::test_support::located;
 use crate::{MapInfo, VerifyInput, VerifyOutcome, verify};
 use lull_abi::{AttachType, MapType, ProgType};
-use lull_isa::{Located, asm::assemble};
-
-fn located(text: &str) -> Vec<Located> {
-    let insns = assemble(text).unwrap_or_else(|e| panic!("bad test program: {e}"));
-    let mut slot = 0;
-    insns
-        .into_iter()
-        .map(|insn| {
-            let l = Located { slot, insn };
-            slot += insn.slots();
-            l
-        })
-        .collect()
-}
+use lull_isa::Located;
 
 struct Case {
     text: &'static str,
