@@ -6,28 +6,14 @@
 
 mod support;
 
-use lull_runtime::{ExecMode, LoadedObject, Runtime, RuntimeOptions, TestRun, TestRunOutput};
+use lull_runtime::{ExecMode, LoadedObject, Runtime, RuntimeOptions, TestRunOutput};
 
 fn frame() -> Vec<u8> {
     (0..64u8).collect()
 }
 
 fn run(obj: &LoadedObject, prog: &str, n: u32) -> (TestRunOutput, Vec<i64>) {
-    let p = obj.program(prog).unwrap_or_else(|e| panic!("{prog}: {e}"));
-    let out = p
-        .test_run(&TestRun {
-            data: frame(),
-            ..TestRun::default()
-        })
-        .unwrap_or_else(|e| panic!("{prog}: {e}"));
-    let res = obj.map("res").expect("res map");
-    let values = (0..n)
-        .map(|i| {
-            let v = res.lookup_copy(&i.to_ne_bytes(), 0).expect("res entry");
-            i64::from_ne_bytes(v.try_into().expect("8 bytes"))
-        })
-        .collect();
-    (out, values)
+    support::run_recording(obj, prog, frame(), n)
 }
 
 fn each_mode(f: impl Fn(ExecMode, &LoadedObject)) {

@@ -1,6 +1,6 @@
-//! Shared by the hook and sleepable end-to-end tests: compiling a C program of `tests/progs`
-//! with clang-19 (the tests print SKIPPED and pass vacuously when clang-19 is missing),
-//! loading it, and building a uprobe `pt_regs` context.
+//! Shared by the runtime's end-to-end tests: compiling a C program of `tests/progs` with
+//! clang-19 (the tests print SKIPPED and pass vacuously when clang-19 is missing), loading
+//! it, building a uprobe `pt_regs` context, and running a program that records its steps.
 
 #![allow(dead_code)]
 
@@ -76,4 +76,29 @@ pub fn array_u64(obj: &LoadedObject, map: &str, slot: u32) -> u64 {
         .lookup_copy(&slot.to_ne_bytes(), 0)
         .unwrap_or_else(|e| panic!("{map}[{slot}]: {e}"));
     u64::from_ne_bytes(v[..8].try_into().unwrap())
+}
+
+/// Runs `prog` once on packet `data` and returns the output and the first `n` entries of its
+/// `res` array of i64 (where the test programs record what each step returned).
+pub fn run_recording(
+    obj: &LoadedObject,
+    prog: &str,
+    data: Vec<u8>,
+    n: u32,
+) -> (lull_runtime::TestRunOutput, Vec<i64>) {
+    let p = obj.program(prog).unwrap_or_else(|e| panic!("{prog}: {e}"));
+    let out = p
+        .test_run(&lull_runtime::TestRun {
+            data,
+            ..lull_runtime::TestRun::default()
+        })
+        .unwrap_or_else(|e| panic!("{prog}: {e}"));
+    let res = obj.map("res").expect("res map");
+    let values = (0..n)
+        .map(|i| {
+            let v = res.lookup_copy(&i.to_ne_bytes(), 0).expect("res entry");
+            i64::from_ne_bytes(v.try_into().expect("8 bytes"))
+        })
+        .collect();
+    (out, values)
 }
