@@ -530,20 +530,7 @@ impl Verifier<'_> {
                 ArgKind::Dynptr => {
                     // check_func_arg_reg_off, then process_dynptr_func.
                     if reg.is_pointer() && !matches!(reg.kind, RegKind::Stack { .. }) {
-                        if reg.off < 0 {
-                            return Err(E::Malformed(format!(
-                                "negative offset {} ptr R{rn} off={} disallowed",
-                                reg.type_str(),
-                                reg.off
-                            )));
-                        }
-                        if reg.off != 0 {
-                            return Err(E::ModifiedPtr {
-                                ty: reg.type_str(),
-                                reg: rn,
-                                off: reg.off,
-                            });
-                        }
+                        crate::check::fixed_off_is_zero(&reg, rn)?;
                     }
                     let arg = crate::check::DynptrArg {
                         rdonly: true,

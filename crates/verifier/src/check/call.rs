@@ -423,20 +423,7 @@ impl Verifier<'_> {
                     | RegKind::Scalar
             ) && !release;
             if !offsets_ok && reg.is_pointer() && !matches!(reg.kind, RegKind::KernelPtr { .. }) {
-                if reg.off < 0 {
-                    return Err(E::Malformed(format!(
-                        "negative offset {} ptr R{rn} off={} disallowed",
-                        reg.type_str(),
-                        reg.off
-                    )));
-                }
-                if reg.off != 0 {
-                    return Err(E::ModifiedPtr {
-                        ty: reg.type_str(),
-                        reg: rn,
-                        off: reg.off,
-                    });
-                }
+                fixed_off_is_zero(&reg, rn)?;
                 if reg.var.const_value() != Some(0) {
                     return Err(E::VarPtrAccess {
                         ty: reg.type_str(),
@@ -1361,6 +1348,26 @@ impl Verifier<'_> {
 }
 
 /// `verbose_invalid_scalar`'s description of a value.
+/// The fixed-offset part of the kernel's `check_func_arg_reg_off`: a pointer argument of this
+/// kind must point at the start of its object.
+pub(crate) fn fixed_off_is_zero(reg: &Reg, rn: u8) -> Result<(), E> {
+    if reg.off < 0 {
+        return Err(E::Malformed(format!(
+            "negative offset {} ptr R{rn} off={} disallowed",
+            reg.type_str(),
+            reg.off
+        )));
+    }
+    if reg.off != 0 {
+        return Err(E::ModifiedPtr {
+            ty: reg.type_str(),
+            reg: rn,
+            off: reg.off,
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn scalar_desc(v: &Scalar) -> String {
     let mut parts = Vec::new();
     if v.smin > i64::MIN {

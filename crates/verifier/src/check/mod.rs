@@ -3,7 +3,7 @@
 
 mod alu;
 mod call;
-pub(crate) use call::scalar_desc;
+pub(crate) use call::{fixed_off_is_zero, scalar_desc};
 mod dynptr;
 pub(crate) use dynptr::DynptrArg;
 mod iter;
