@@ -201,3 +201,32 @@ fn repeated_runs_each_get_the_whole_tail_call_budget() {
         assert_eq!(out.retval, 42);
     });
 }
+
+#[test]
+fn interpreter_and_jit_agree_run_after_run() {
+    for mode in [ExecMode::Checked, ExecMode::Trusted] {
+        // Each engine on its own copy of the same maps.
+        let (Some(interp), Some(jit)) = (
+            load("basics", mode, Engine::Interp),
+            load("basics", mode, Engine::Jit),
+        ) else {
+            return;
+        };
+        for prog in [
+            "hash_update",
+            "global_data",
+            "loop",
+            "for_each",
+            "queue_ops",
+            "percpu",
+        ] {
+            for round in 0..3 {
+                assert_eq!(
+                    run(&interp, prog),
+                    run(&jit, prog),
+                    "{prog} round {round} ({mode:?})"
+                );
+            }
+        }
+    }
+}
