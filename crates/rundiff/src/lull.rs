@@ -8,7 +8,9 @@ use std::sync::Arc;
 use lull_abi::{MapType, ProgType};
 use lull_maps::{Map, RingbufConsumer};
 use lull_runtime::context::ContextKind;
-use lull_runtime::{Engine, ExecMode, LoadedObject, Runtime, RuntimeOptions, TestRun};
+use lull_runtime::{
+    Engine, ExecMode, LoadedObject, LoadedProgram, Runtime, RuntimeOptions, TestRun,
+};
 
 use crate::dump::{MapDump, RunResult, canonical_map_name};
 use crate::manifest::Case;
@@ -79,22 +81,34 @@ pub fn find_map<'a>(obj: &'a LoadedObject, name: &str) -> Option<&'a Arc<Map>> {
         .map(|(_, m)| m)
 }
 
-/// Runs `case` in a fresh Lull runtime configured by `config`. A load or run failure is part
-/// of the result (the kernel may disagree about it), not an error.
-pub fn run_case(
+/// A case made ready to run: its object loaded in a fresh runtime, the prefill written.
+pub struct Prepared {
+    /// The loaded object (its maps are the case's maps).
+    pub obj: LoadedObject,
+    /// The case's program.
+    pub prog: Arc<LoadedProgram>,
+    /// The test-run input of the case, `repeat` times.
+    pub input: TestRun,
+}
+
+/// Loads `case` in a fresh Lull runtime configured by `config`, writes its prefill and builds
+/// its input for `repeat` runs. `Ok(Err(why))` when Lull does not load the object or the
+/// program (the kernel may disagree about it).
+pub fn prepare_case(
     obj_path: &Path,
     case: &Case,
     nr_cpus: u32,
     config: LullConfig,
-) -> Result<RunResult> {
+    repeat: u32,
+) -> Result<std::result::Result<Prepared, String>> {
     let rt = runtime(nr_cpus, config);
     let obj = match load(&rt, obj_path) {
         Ok(o) => o,
-        Err(e) => return Ok(failed(e.to_string())),
+        Err(e) => return Ok(Err(e.to_string())),
     };
     let prog = match obj.program(&case.program) {
         Ok(p) => p,
-        Err(e) => return Ok(failed(format!("load: {e}"))),
+        Err(e) => return Ok(Err(format!("load: {e}"))),
     };
     for p in &case.prefill {
         let map = find_map(&obj, &p.map)
@@ -105,8 +119,23 @@ pub fn run_case(
     let input = TestRun {
         data: case.data_bytes()?,
         ctx: case.ctx_bytes()?,
-        repeat: 1,
+        repeat,
         cpu: Some(case.cpu),
+    };
+    Ok(Ok(Prepared { obj, prog, input }))
+}
+
+/// Runs `case` once in a fresh Lull runtime configured by `config`. A load or run failure is
+/// part of the result (the kernel may disagree about it), not an error.
+pub fn run_case(
+    obj_path: &Path,
+    case: &Case,
+    nr_cpus: u32,
+    config: LullConfig,
+) -> Result<RunResult> {
+    let Prepared { obj, prog, input } = match prepare_case(obj_path, case, nr_cpus, config, 1)? {
+        Ok(p) => p,
+        Err(why) => return Ok(failed(why)),
     };
     let mut result = RunResult::default();
     match prog.test_run(&input) {

@@ -11,8 +11,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use lull_runtime::TestRun;
-
 use crate::kernel::{Kernel, nr_possible_cpus};
 use crate::lull::LullConfig;
 use crate::manifest::{Case, Manifest};
@@ -117,24 +115,14 @@ fn time_lull(
     config: LullConfig,
     repeat: u32,
 ) -> Result<Option<f64>> {
-    let rt = lull::runtime(nr_cpus, config);
-    let Ok(loaded) = lull::load(&rt, obj) else {
+    // The object stays alive for the run: it keeps the program's maps.
+    let Ok(lull::Prepared {
+        obj: _obj,
+        prog,
+        input,
+    }) = lull::prepare_case(obj, case, nr_cpus, config, repeat)?
+    else {
         return Ok(None);
-    };
-    let Ok(prog) = loaded.program(&case.program) else {
-        return Ok(None);
-    };
-    for p in &case.prefill {
-        let map = lull::find_map(&loaded, &p.map)
-            .ok_or_else(|| Error::Manifest(format!("case '{}': no map '{}'", case.name, p.map)))?;
-        map.update(&p.key_bytes()?, &p.value_bytes(nr_cpus)?, p.flags)
-            .map_err(|e| Error::Lull(format!("prefill of '{}': {e}", p.map)))?;
-    }
-    let input = TestRun {
-        data: case.data_bytes()?,
-        ctx: case.ctx_bytes()?,
-        repeat,
-        cpu: Some(case.cpu),
     };
     Ok(prog.test_run(&input).ok().map(|o| o.duration_ns as f64))
 }
